@@ -1,0 +1,1 @@
+"""CLIP on OpenVINO: bundle, device, preprocessing, encoders. The only package that imports openvino."""

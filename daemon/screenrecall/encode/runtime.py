@@ -1,0 +1,126 @@
+"""Opens a model bundle on the chosen device: checked, compiled, and ready to make encoders."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import openvino as ov
+
+from screenrecall.config import ModelConfig
+from screenrecall.encode.bundle import Bundle, BundleError, open_bundle, verify_hashes
+from screenrecall.encode.device import (
+    DeviceDiscovery,
+    compile_model,
+    discover_devices,
+    execution_devices,
+    make_core,
+    resolve_device,
+)
+from screenrecall.encode.image import EncodeError, ErrorHandler, ImageEncoder, ResultHandler
+from screenrecall.encode.text import TextEncoder
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class ModelRuntime:
+    """A compiled bundle. Image encoders are made per consumer; the text encoder is shared."""
+
+    bundle: Bundle
+    core: ov.Core
+    device: str
+    vision: ov.CompiledModel
+    jobs: int
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.bundle.manifest.embedding_dim
+
+    @property
+    def image_side(self) -> int:
+        return self.bundle.manifest.image_size
+
+    @property
+    def executing_on(self) -> str:
+        return execution_devices(self.vision)
+
+    def image_encoder(self, on_result: ResultHandler[T], on_error: ErrorHandler[T]) -> ImageEncoder[T]:
+        return ImageEncoder(self.vision, self.jobs, on_result, on_error)
+
+    @cached_property
+    def text_encoder(self) -> TextEncoder:
+        # String ops run on the CPU only; the text model is small and rarely used: CPU, low latency.
+        tokenizer = self.core.compile_model(str(self.bundle.tokenizer_xml), "CPU")
+        text = compile_model(self.core, self.bundle.text_xml, "CPU", "LATENCY")
+        _check_text(text, self.bundle)
+        return TextEncoder(tokenizer, text, self.bundle.manifest.pad_token_id)
+
+
+def load_runtime(
+    model: ModelConfig,
+    model_dir: Path,
+    *,
+    discover: DeviceDiscovery = discover_devices,
+    check_hashes: bool = True,
+) -> ModelRuntime:
+    """Raises BundleError or DeviceError with a message a user can act on."""
+    bundle = open_bundle(model_dir)
+    if check_hashes:
+        verify_hashes(bundle)
+    core = make_core(model.cache)
+    device = resolve_device(model.device, discover(core), fallback=model.fallback)
+    vision = compile_model(core, bundle.vision_xml, device, "THROUGHPUT")
+    _check_vision(vision, bundle)
+    logger.info("model %s (%s) on %s", bundle.manifest.model_id, bundle.root, execution_devices(vision))
+    return ModelRuntime(bundle, core, device, vision, model.jobs)
+
+
+def _check_vision(vision: ov.CompiledModel, bundle: Bundle) -> None:
+    side, dim = bundle.manifest.image_size, bundle.manifest.embedding_dim
+    _expect(vision.input(0), [1, side, side, 3], ov.Type.u8, f"{bundle.vision_xml} input")
+    _expect(vision.output(0), [1, dim], ov.Type.f32, f"{bundle.vision_xml} output")
+
+
+def _check_text(text: ov.CompiledModel, bundle: Bundle) -> None:
+    length, dim = bundle.manifest.context_length, bundle.manifest.embedding_dim
+    _expect(text.input(0), [1, length], ov.Type.i64, f"{bundle.text_xml} input")
+    _expect(text.output(0), [1, dim], ov.Type.f32, f"{bundle.text_xml} output")
+
+
+def _expect(port: ov.ConstOutput, shape: list[int], element: ov.Type, what: str) -> None:
+    partial = port.get_partial_shape()
+    actual = [int(d.get_length()) if d.is_static else -1 for d in partial] if partial.rank.is_static else []
+    if actual != shape or port.get_element_type() != element:
+        raise BundleError(
+            f"{what} is {port.get_element_type().get_type_name()} {partial}, expected "
+            f"{element.get_type_name()} {shape} (as the manifest says); re-export the bundle"
+        )
+
+
+def self_test(runtime: ModelRuntime) -> list[str]:
+    """The checks `models verify` reports; raises BundleError on the first that fails."""
+    side = runtime.image_side
+    ramp = np.linspace(0, 255, side * side * 3).reshape(side, side, 3).astype(np.uint8)
+    checker = ((np.indices((side, side)).sum(axis=0) // 16) % 2 * 255).astype(np.uint8)
+    images = [ramp, np.repeat(checker[..., np.newaxis], 3, axis=2)]
+    results = runtime.image_encoder(lambda _t, _e: None, lambda _t, _e: None).encode_batch(images)
+    errors = [r for r in results if isinstance(r, EncodeError)]
+    if errors:
+        raise BundleError(f"self-test: image inference failed: {errors[0]}")
+    first, second = (np.asarray(r) for r in results)
+    text = runtime.text_encoder.encode("a screenshot of a spreadsheet")
+    lines = [f"image and text embeddings: {first.size}-d, finite, unit norm"]
+    if not first.size == second.size == text.size == runtime.embedding_dim:
+        raise BundleError(f"self-test: dims differ: image {first.size}, text {text.size}")
+    cosine = float(first @ second)
+    if cosine > 0.9999:
+        raise BundleError(f"self-test: two different images embed identically (cosine {cosine:.6f})")
+    lines.append(f"two different images differ (cosine {cosine:.4f})")
+    return lines

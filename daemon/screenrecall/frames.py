@@ -1,0 +1,71 @@
+"""The immutable messages that flow between pipeline stages: Frame in, Record out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Source = Literal["screen", "folder"]
+Pixels = NDArray[np.uint8]  # H x W x 3, RGB
+Embedding = NDArray[np.float32]  # 1-D, L2-normalised
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The active window when a frame was taken; empty strings when unknown."""
+
+    title: str = ""
+    app: str = ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Frame:
+    """One image to remember: a screen grab of a monitor, or an image file from a watched folder."""
+
+    pixels: Pixels
+    captured_at_ms: int
+    source: Source
+    monitor: int = 0  # 1-based mss monitor number; 0 for files
+    path: str = ""  # the file, for folder frames
+    window: Window = field(default_factory=Window)
+    file_key: str = ""  # path|size|mtime of a folder file: makes re-ingest idempotent
+
+    @property
+    def size(self) -> tuple[int, int]:
+        height, width = self.pixels.shape[:2]
+        return width, height
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Record:
+    """A stored moment: one embedding with the metadata to find and show it again."""
+
+    id: str
+    embedding: Embedding
+    captured_at_ms: int
+    last_seen_ms: int
+    source: Source
+    monitor: int
+    path: str
+    window: Window
+    width: int
+    height: int
+    thumbnail: str = ""
+    file_key: str = ""  # the Frame's file_key for folder records; empty for screen records
+
+
+@dataclass(frozen=True, slots=True)
+class FileJob:
+    """A complete image file waiting to be read: a path, not pixels, so a backlog stays small."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def key(self) -> str:
+        # Same path, size and mtime = same file: what makes catch-up and re-ingest idempotent.
+        return f"{self.path}|{self.size}|{self.mtime_ns}"
