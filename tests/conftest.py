@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.tiny_clip import make_tiny_checkpoint
+from tests.support.xvfb import Xvfb
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,6 +70,16 @@ def no_leaked_threads() -> Iterator[None]:
 def _is_library_pool(thread: threading.Thread) -> bool:
     # Chroma keeps process-wide executor threads alive by design; they are not ours to stop.
     return thread.name.startswith(("ThreadPoolExecutor", "asyncio_"))
+
+
+@pytest.fixture
+def xvfb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Xvfb]:
+    """A fresh 640x480 Xvfb with one monitor; DISPLAY points at it, Wayland variables are cleared."""
+    with Xvfb() as server:
+        monkeypatch.setenv("DISPLAY", server.display)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
+        yield server
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,1 @@
+"""Sources of frames: the screen and watched folders."""
