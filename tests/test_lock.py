@@ -36,9 +36,7 @@ def lock_path(tmp_path: Path) -> Path:
 def holder(lock_path: Path) -> Iterator[subprocess.Popen[str]]:
     """A second process that holds the lock until killed."""
     env = {**os.environ, "PYTHONPATH": str(DAEMON_DIR)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(lock_path)], stdout=subprocess.PIPE, text=True, env=env
-    )
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock_path)], stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "locked"

@@ -69,3 +69,13 @@ class FileJob:
     def key(self) -> str:
         # Same path, size and mtime = same file: what makes catch-up and re-ingest idempotent.
         return f"{self.path}|{self.size}|{self.mtime_ns}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Embedded:
+    """A frame after the encoder: full pixels dropped, a thumbnail-sized copy kept for the writer."""
+
+    frame: Frame  # pixels: the thumbnail-sized copy, not the full frame
+    width: int  # of the original frame
+    height: int
+    embedding: Embedding

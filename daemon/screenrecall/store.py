@@ -69,9 +69,7 @@ class Store:
         paths.ensure_private_dir(path)
         client = _open_client(path)
         # embedding_function=None: we pass embeddings; the default would download an ONNX model.
-        collection = client.get_or_create_collection(
-            COLLECTION, embedding_function=None, configuration=_CONFIGURATION
-        )
+        collection = client.get_or_create_collection(COLLECTION, embedding_function=None, configuration=_CONFIGURATION)
         _check_space(collection, path)
         store = cls(path, client, collection)
         logger.info("store %s open: %d records, max batch %d", path, store.count(), store.max_batch)
@@ -117,19 +115,19 @@ class Store:
 
     def latest(self, monitor: int, since_ms: int) -> Record | None:
         """The newest screen record of a monitor captured at or after since_ms, with its embedding."""
-        where = _where(
-            {"$and": [{"source": "screen"}, {"monitor": monitor}, {"captured_at": {"$gte": since_ms}}]}
-        )
+        where = _where({"$and": [{"source": "screen"}, {"monitor": monitor}, {"captured_at": {"$gte": since_ms}}]})
         # Chroma cannot sort: scan the (short) window's metadata, then fetch the winner's embedding.
         newest = max(self._scan(where), key=_captured_at, default=None)
         return None if newest is None else self.get(newest.id)
 
+    def records(self, where: Mapping[str, Any] | None = None) -> Iterator[Record]:
+        """Every (matching) record, metadata only, paged."""
+        return self._scan(_where(where) if where else None)
+
     def known_file_keys(self) -> set[str]:
         return {record.file_key for record in self._scan({"source": "folder"}) if record.file_key}
 
-    def query(
-        self, embedding: Embedding, k: int, where: Mapping[str, Any] | None = None
-    ) -> list[tuple[Record, float]]:
+    def query(self, embedding: Embedding, k: int, where: Mapping[str, Any] | None = None) -> list[tuple[Record, float]]:
         """The k nearest records as (record, cosine similarity), most similar first."""
         if k <= 0:
             return []

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from screenrecall import __version__
-from screenrecall.cli import config_cmd, models_cmd
+from screenrecall.cli import config_cmd, daemon_cmd, models_cmd, service_cmd
 from screenrecall.config import Config, ConfigError, load
 from screenrecall.errors import ScreenrecallError
 
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     config_cmd.register(commands)
     models_cmd.register(commands)
+    daemon_cmd.register(commands)
+    service_cmd.register(commands)
     return parser
 
 
@@ -38,7 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         config = Config()
         args.config_error = exc
-    _setup_logging("DEBUG" if args.verbose else config.log.level)
+    # The daemon logs at the configured level; one-shot commands only say what went wrong.
+    quiet = "WARNING" if args.command != "run" else config.log.level
+    _setup_logging("DEBUG" if args.verbose else quiet)
     try:
         return handler(args, config)
     except ScreenrecallError as exc:
@@ -50,3 +54,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # APScheduler logs every job run at INFO: that is a line every capture interval.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))

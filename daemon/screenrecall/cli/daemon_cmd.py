@@ -1,0 +1,154 @@
+"""`screenrecall run | ingest | status | pause | resume`: the daemon and its controls."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from screenrecall import paths
+from screenrecall import status as status_file
+from screenrecall.app import App, lock_path, pause_switch
+from screenrecall.config import Config
+from screenrecall.errors import ScreenrecallError
+from screenrecall.lock import ProcessLock
+
+logger = logging.getLogger(__name__)
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
+UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def register(commands: Any) -> None:
+    run = commands.add_parser("run", help="run the daemon in the foreground (what the systemd unit runs)")
+    run.set_defaults(handler=_run)
+
+    ingest = commands.add_parser("ingest", help="add image files or folders once, through the same pipeline")
+    ingest.add_argument("paths", nargs="+", type=Path, help="image files or folders (searched recursively)")
+    ingest.set_defaults(handler=_ingest)
+
+    status = commands.add_parser("status", help="what the daemon is doing (or the store, when it is stopped)")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=_status)
+
+    pause = commands.add_parser("pause", help="stop remembering the screen (until resume, or for a while)")
+    pause.add_argument("--for", dest="duration", help="e.g. 90s, 15m, 2h, 1d")
+    pause.set_defaults(handler=_pause)
+
+    resume = commands.add_parser("resume", help="remember the screen again")
+    resume.set_defaults(handler=_resume)
+
+
+def parse_duration(text: str) -> float:
+    match = DURATION.match(text.strip().lower())
+    if not match or float(match.group(1)) <= 0:
+        raise ScreenrecallError(f"bad duration {text!r}: use e.g. 90s, 15m, 2h or 1d")
+    return float(match.group(1)) * UNIT_S[match.group(2)]
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    _provision_default_model(config)
+    app = App(config)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logger.info("received %s; stopping", signal.Signals(signum).name)
+        app.stop_event.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        app.build()
+        app.start()
+        code = app.wait()
+    except ScreenrecallError as exc:
+        app.notifier.status(f"failed to start: {exc}")
+        app.stop()
+        raise
+    app.stop()
+    return code
+
+
+def _provision_default_model(config: Config) -> None:
+    """First run: make the default bundle if the export extra is installed, else say exactly how."""
+    if config.model.path or (config.model_dir() / "manifest.json").exists():
+        return
+    try:
+        from screenrecall.encode import export
+    except ImportError:
+        raise ScreenrecallError(
+            f"no model bundle yet at {config.model_dir()}. Make the default one (needs network once):\n"
+            "  pip install torch==2.13.0 'screenrecall[export]' && screenrecall models export\n"
+            "or point model.path at an existing bundle."
+        ) from None
+    print(f"first run: exporting {export.DEFAULT_MODEL_ID} to {config.model_dir()} (downloads once)", file=sys.stderr)
+    try:
+        export.export(export.ExportRequest(), config.model_dir())
+    except (OSError, export.ExportError) as exc:
+        raise ScreenrecallError(
+            f"could not make the default model bundle: {exc}\n"
+            "On a machine with network access run: screenrecall models export --out DIR, copy DIR here, "
+            "and set model.path."
+        ) from None
+
+
+def _ingest(args: argparse.Namespace, config: Config) -> int:
+    from screenrecall.ingest import collect_jobs, ingest
+
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        raise ScreenrecallError(f"no such file or folder: {', '.join(missing)}")
+    if ProcessLock.is_held(lock_path(config)):
+        raise ScreenrecallError(
+            "the daemon is running and owns the store; add the files to a watched folder (watch.folders) "
+            "or stop it first: systemctl --user stop screenrecall"
+        )
+    jobs = collect_jobs(args.paths, config.watch.extensions)
+    with tqdm(total=len(jobs), desc="ingest", unit="file") as bar:
+        result = ingest(config, jobs, progress=bar.update)
+    print(f"{result.stored} stored, {result.already_known} already stored, {result.rejected} skipped (not usable)")
+    return 0
+
+
+def _status(args: argparse.Namespace, config: Config) -> int:
+    live = status_file.read()
+    if live is None or not ProcessLock.is_held(lock_path(config)):
+        live = _offline_status(config)
+    print(live.to_json() if args.json else live.human())
+    return 0
+
+
+def _offline_status(config: Config) -> status_file.Status:
+    from screenrecall.store import Store
+
+    snapshot = status_file.Status(running=False, paused=pause_switch().state().paused)
+    snapshot.free_bytes = shutil.disk_usage(paths.ensure_private_dir(paths.data_dir())).free
+    if not config.store_dir().exists():
+        return snapshot
+    with ProcessLock(lock_path(config)), Store.open(config.store_dir()) as store:
+        snapshot.records = store.count()
+        snapshot.disk_bytes = store.disk_bytes()
+    return snapshot
+
+
+def _pause(args: argparse.Namespace, config: Config) -> int:
+    seconds = parse_duration(args.duration) if args.duration else None
+    state = pause_switch().pause(seconds)
+    paths.ensure_private_dir(paths.runtime_dir())
+    if state.until_ms is None:
+        print("paused until `screenrecall resume` (takes effect within one capture interval)")
+    else:
+        print(f"paused for {args.duration} (takes effect within one capture interval)")
+    return 0
+
+
+def _resume(args: argparse.Namespace, config: Config) -> int:
+    pause_switch().resume()
+    print("resumed")
+    return 0

@@ -1,0 +1,145 @@
+"""Middle stage: takes frames and files from the inbox, reads and letterboxes them, and runs the
+image encoder; each embedding goes on to the writer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from screenrecall.encode.image import ImageEncoder
+from screenrecall.encode.letterbox import letterbox
+from screenrecall.encode.runtime import ModelRuntime
+from screenrecall.frames import Embedded, Embedding, FileJob, Frame
+from screenrecall.images import BadImage
+from screenrecall.inbox import EncodeInbox
+from screenrecall.thumbnails import shrink
+from screenrecall.writer import Writer
+
+logger = logging.getLogger(__name__)
+
+FileReader = Callable[[FileJob], Frame]
+SkipHandler = Callable[[str, str], None]  # (file path, reason): a folder file that was not embedded
+# After stop, keep draining for at most this long; files left over are caught up at next start.
+DRAIN_S = 5.0
+
+
+@dataclass
+class EmbedderStats:
+    encoded: int = 0
+    encode_errors: int = 0
+    files_rejected: int = 0
+    last_frame_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    frame: Frame  # pixels already shrunk to thumbnail size
+    width: int
+    height: int
+
+
+class Embedder:
+    """One thread feeding the AsyncInferQueue; `submit` blocking is the backpressure on the inbox."""
+
+    def __init__(
+        self,
+        inbox: EncodeInbox,
+        runtime: ModelRuntime,
+        writer: Writer,
+        read_file: FileReader,
+        *,
+        thumbnail_px: int,
+        on_skipped: SkipHandler | None = None,
+    ) -> None:
+        self._inbox = inbox
+        self._writer = writer
+        self._read_file = read_file
+        self._thumbnail_px = thumbnail_px
+        self._side = runtime.image_side
+        self._on_skipped = on_skipped
+        self._encoder: ImageEncoder[_Pending] = runtime.image_encoder(self._on_result, self._on_error)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="embedder")
+        self.stats = EmbedderStats()
+        self.alive_at = time.monotonic()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Closes the inbox; the thread drains it (up to DRAIN_S), waits for inference, then ends."""
+        self._stopping.set()
+        self._inbox.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def in_flight(self) -> int:
+        return self._encoder.in_flight
+
+    def _run(self) -> None:
+        deadline: float | None = None
+        try:
+            while True:
+                self.alive_at = time.monotonic()
+                if self._stopping.is_set() and deadline is None:
+                    deadline = time.monotonic() + DRAIN_S
+                if deadline is not None and time.monotonic() > deadline:
+                    logger.info("stopping: leaving the rest of the inbox for the next start")
+                    break
+                item = self._inbox.get(timeout=0.5)
+                if item is None:
+                    if self._stopping.is_set():
+                        break
+                    continue
+                self._process(item)
+        finally:
+            self._encoder.wait_all()
+
+    def _process(self, item: Frame | FileJob) -> None:
+        if isinstance(item, FileJob):
+            try:
+                frame = self._read_file(item)
+            except BadImage as exc:
+                self._reject(item, str(exc))
+                return
+        else:
+            frame = item
+        width, height = frame.size
+        square = letterbox(frame.pixels, self._side)
+        small = replace(frame, pixels=shrink(frame.pixels, self._thumbnail_px))
+        # Full-size pixels are released here; only the 224 square and the thumbnail live on.
+        self._encoder.submit(square, _Pending(small, width, height))
+
+    def _reject(self, job: FileJob, reason: str) -> None:
+        self.stats.files_rejected += 1
+        logger.warning("skipped a file that is not a usable image: %s", reason)
+        logger.debug("the skipped file: %s", job.path)  # paths only at DEBUG: they can be private
+        self._skipped(job.path, reason)
+
+    def _skipped(self, path: str, reason: str) -> None:
+        if self._on_skipped is None:
+            return
+        try:
+            self._on_skipped(path, reason)
+        except Exception:  # a caller's bug must not kill the stage
+            logger.exception("on_skipped handler failed")
+
+    def _on_result(self, pending: _Pending, embedding: Embedding) -> None:
+        # OpenVINO's thread: short, and never raises (the encoder catches and routes to _on_error).
+        self.stats.encoded += 1
+        self.stats.last_frame_ms = pending.frame.captured_at_ms
+        self._writer.put(Embedded(pending.frame, pending.width, pending.height, embedding))
+
+    def _on_error(self, pending: _Pending, exc: Exception) -> None:
+        self.stats.encode_errors += 1
+        logger.warning("a %s frame could not be embedded: %s", pending.frame.source, exc)
+        if pending.frame.source == "folder":
+            self._skipped(pending.frame.path, str(exc))

@@ -1,0 +1,93 @@
+"""First stage for the screen: each tick grabs every monitor, applies privacy and the change gate,
+and hands what changed to the encoder's inbox. Run by the scheduler on one dedicated thread."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from screenrecall.capture.screen import Backoff, DisplayUnavailable, ScreenGrabber
+from screenrecall.gate import ChangeGate, Decision
+from screenrecall.inbox import EncodeInbox
+from screenrecall.privacy import ExclusionFilter, PauseSwitch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SamplerStats:
+    ticks: int = 0
+    grabbed: int = 0
+    unchanged: int = 0
+    excluded: int = 0
+    paused: bool = False
+    display_error: str = ""
+    last_tick_ms: int = 0
+
+
+class ScreenSampler:
+    """Not thread-safe by design: the scheduler runs `tick` on a single-thread executor, which is
+    also what mss on X11 needs (its connection belongs to the thread that opened it)."""
+
+    def __init__(
+        self,
+        grabber: ScreenGrabber,
+        gate: ChangeGate,
+        exclusions: ExclusionFilter,
+        pause: PauseSwitch,
+        inbox: EncodeInbox,
+        *,
+        capture_allowed: Callable[[], bool] = lambda: True,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._grabber = grabber
+        self._gate = gate
+        self._exclusions = exclusions
+        self._pause = pause
+        self._inbox = inbox
+        self._capture_allowed = capture_allowed
+        self._backoff = backoff or Backoff()
+        self._clock = clock
+        self._retry_at = 0.0
+        self.stats = SamplerStats()
+
+    def tick(self) -> None:
+        now = self._clock()
+        now_ms = int(now * 1000)
+        self.stats.ticks += 1
+        self.stats.last_tick_ms = now_ms
+        self.stats.paused = self._pause.state(now_ms).paused
+        if self.stats.paused or not self._capture_allowed() or now < self._retry_at:
+            return
+        try:
+            frames = self._grabber.grab(now_ms)
+        except DisplayUnavailable as exc:
+            self._display_lost(now, exc)
+            return
+        if self.stats.display_error:
+            logger.info("display is back; capturing again")
+            self.stats.display_error = ""
+            self._backoff.reset()
+        for frame in frames:
+            self.stats.grabbed += 1
+            if self._exclusions.blocks(frame.window):
+                self.stats.excluded += 1
+                continue
+            if self._gate.decide(frame) is Decision.UNCHANGED:
+                self.stats.unchanged += 1
+                continue
+            self._inbox.put_frame(frame)
+
+    def _display_lost(self, now: float, exc: DisplayUnavailable) -> None:
+        delay = self._backoff.next_delay()
+        self._retry_at = now + delay
+        if not self.stats.display_error:
+            logger.warning("display unavailable (%s); retrying with back-off up to 60 s", exc)
+        self.stats.display_error = str(exc)
+        logger.debug("next display retry in %.0f s", delay)
+
+    def close(self) -> None:
+        self._grabber.close()

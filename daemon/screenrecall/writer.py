@@ -1,0 +1,195 @@
+"""Last stage: embedding-level dedup, thumbnails, and batched writes to the store (its only writer)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from screenrecall.frames import Embedded, Embedding, Record
+from screenrecall.store import Store, record_id_for_file, record_id_for_screen
+from screenrecall.thumbnails import ThumbnailStore
+
+logger = logging.getLogger(__name__)
+
+# Results waiting to be written. The encoder's callback blocks when this is full, which in turn
+# holds back the encoder: backpressure, never loss. 256 is a few seconds of encoder output.
+INBOX_SIZE = 256
+# Records kept for retry while the store refuses writes (e.g. a full disk); beyond that the
+# oldest screen records are given up and counted, so memory stays bounded.
+MAX_UNWRITTEN = 2000
+# How far back the writer looks for a monitor's last record after a restart.
+RESUME_WINDOW_MS = 15 * 60 * 1000
+_STOP = object()
+
+StoredHandler = Callable[[Record, bool], None]  # (record, is_new)
+
+
+@dataclass
+class _Last:
+    record_id: str
+    embedding: Embedding
+
+
+@dataclass
+class WriterStats:
+    added: int = 0
+    extended: int = 0
+    write_failures: int = 0
+    given_up: int = 0
+    last_write_ms: int = 0
+
+
+class Writer:
+    """Owns every write to the store. One thread; `put` is safe from any thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        thumbnails: ThumbnailStore | None,
+        *,
+        dedup_cosine: float,
+        batch_size: int,
+        flush_interval_s: float,
+        on_stored: StoredHandler | None = None,
+    ) -> None:
+        self._store = store
+        self._thumbnails = thumbnails
+        self._dedup = dedup_cosine
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval_s
+        self._on_stored = on_stored
+        self._inbox: queue.Queue[object] = queue.Queue(INBOX_SIZE)
+        self._adds: dict[str, Record] = {}
+        self._extends: dict[str, int] = {}
+        self._last: dict[int, _Last | None] = {}
+        self._thread = threading.Thread(target=self._run, name="writer")
+        self.stats = WriterStats()
+        self.alive_at = time.monotonic()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, item: Embedded) -> None:
+        self._inbox.put(item)
+
+    def stop(self) -> None:
+        """Writes everything already put, then ends the thread (call after upstream has stopped)."""
+        self._inbox.put(_STOP)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def waiting(self) -> int:
+        return self._inbox.qsize()
+
+    def _run(self) -> None:
+        next_flush = time.monotonic() + self._flush_interval
+        while True:
+            self.alive_at = time.monotonic()
+            try:
+                item = self._inbox.get(timeout=max(0.0, next_flush - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                break
+            if isinstance(item, Embedded):
+                self._take(item)
+            if len(self._adds) >= self._batch_size or time.monotonic() >= next_flush:
+                self._flush()
+                next_flush = time.monotonic() + self._flush_interval
+        self._flush()
+
+    def _take(self, item: Embedded) -> None:
+        frame = item.frame
+        if frame.source == "screen":
+            last = self._last_of(frame.monitor)
+            if last is not None and float(item.embedding @ last.embedding) >= self._dedup:
+                self._extend(last.record_id, frame.captured_at_ms)
+                return
+            record_id = record_id_for_screen(frame.monitor, frame.captured_at_ms)
+            self._last[frame.monitor] = _Last(record_id, item.embedding)
+        else:
+            record_id = record_id_for_file(frame.file_key)
+        thumbnail = self._thumbnails.write(record_id, frame.pixels) if self._thumbnails else ""
+        self._adds[record_id] = Record(
+            id=record_id,
+            embedding=item.embedding,
+            captured_at_ms=frame.captured_at_ms,
+            last_seen_ms=frame.captured_at_ms,
+            source=frame.source,
+            monitor=frame.monitor,
+            path=frame.path,
+            window=frame.window,
+            width=item.width,
+            height=item.height,
+            thumbnail=thumbnail,
+            file_key=frame.file_key,
+        )
+
+    def _last_of(self, monitor: int) -> _Last | None:
+        if monitor not in self._last:
+            # After a restart, carry on from the monitor's recent record instead of duplicating it.
+            since = int(time.time() * 1000) - RESUME_WINDOW_MS
+            found = self._store.latest(monitor, since)
+            usable = found is not None and found.embedding.size > 0
+            self._last[monitor] = _Last(found.id, found.embedding) if usable and found else None
+        return self._last[monitor]
+
+    def _extend(self, record_id: str, seen_ms: int) -> None:
+        pending = self._adds.get(record_id)
+        if pending is not None:
+            self._adds[record_id] = dataclasses.replace(pending, last_seen_ms=max(pending.last_seen_ms, seen_ms))
+        else:
+            self._extends[record_id] = max(self._extends.get(record_id, 0), seen_ms)
+
+    def _flush(self) -> None:
+        if not self._adds and not self._extends:
+            return
+        adds, extends = list(self._adds.values()), dict(self._extends)
+        try:
+            self._store.add(adds)
+            self._store.extend(extends)
+        except Exception as exc:  # Chroma raises many types (sqlite, OSError, its own); all mean "not written"
+            self.stats.write_failures += 1
+            logger.error("store write failed, %d records kept for retry: %s", len(adds), exc)
+            self._trim_unwritten()
+            return
+        self._adds.clear()
+        self._extends.clear()
+        self.stats.added += len(adds)
+        self.stats.extended += len(extends)
+        self.stats.last_write_ms = int(time.time() * 1000)
+        self._report(adds, extends)
+
+    def _trim_unwritten(self) -> None:
+        excess = len(self._adds) - MAX_UNWRITTEN
+        if excess <= 0:
+            return
+        # Screen records go first: a folder file not written is caught up again at the next start.
+        victims = sorted(self._adds.values(), key=lambda r: (r.source != "screen", r.captured_at_ms))[:excess]
+        for record in victims:
+            del self._adds[record.id]
+            if self._thumbnails:
+                self._thumbnails.remove(record.thumbnail)
+        self.stats.given_up += len(victims)
+        logger.error("gave up %d unwritten records (store still refusing writes)", len(victims))
+
+    def _report(self, adds: list[Record], extends: dict[str, int]) -> None:
+        handler = self._on_stored
+        if handler is None:
+            return
+        extended = (self._store.get(record_id) for record_id in extends)
+        for record, is_new in [*((r, True) for r in adds), *((r, False) for r in extended if r is not None)]:
+            try:
+                handler(record, is_new)
+            except Exception:  # a subscriber's bug must not stop the writer
+                logger.exception("on_stored handler failed")
