@@ -33,6 +33,7 @@ from screenrecall.inbox import EncodeInbox
 from screenrecall.lock import ProcessLock
 from screenrecall.notify import Notifier
 from screenrecall.privacy import ExclusionFilter, PauseSwitch
+from screenrecall.rejects import RejectLedger
 from screenrecall.sampler import ScreenSampler
 from screenrecall.status import Status
 from screenrecall.store import Store
@@ -56,6 +57,10 @@ def lock_path(config: Config) -> Path:
 
 def pause_switch() -> PauseSwitch:
     return PauseSwitch(paths.runtime_dir() / "pause.json")
+
+
+def reject_ledger() -> RejectLedger:
+    return RejectLedger(paths.ensure_private_dir(paths.data_dir()) / "rejected-files.txt")
 
 
 def file_reader(config: Config) -> Callable[[FileJob], Frame]:
@@ -106,6 +111,7 @@ class Pipeline:
             paths.ensure_private_dir(paths.data_dir() / "thumbnails"), config.thumbnails.quality
         )
         inbox = EncodeInbox(config.capture.max_queue_frames, MAX_FILES_WAITING)
+        rejects = reject_ledger()
         writer = Writer(
             store,
             thumbnails if config.thumbnails.enabled else None,
@@ -115,7 +121,13 @@ class Pipeline:
             on_stored=on_stored,
         )
         embedder = Embedder(
-            inbox, runtime, writer, file_reader(config), thumbnail_px=config.thumbnails.max_px, on_skipped=on_skipped
+            inbox,
+            runtime,
+            writer,
+            file_reader(config),
+            thumbnail_px=config.thumbnails.max_px,
+            on_skipped=on_skipped,
+            on_rejected=lambda job: rejects.add(job.key),
         )
         housekeeper = Housekeeper(store, thumbnails, config.retention, paths.data_dir())
         return cls(config, runtime, lock, store, thumbnails, inbox, writer, embedder, housekeeper)
@@ -163,7 +175,7 @@ class App:
             check_session(self.environ)  # no display / Wayland-only: a clear start-up error
         self.notifier.status("loading the model and opening the store")
         self.pipeline = pipeline = Pipeline.build(self.config)
-        pipeline.known_keys = pipeline.store.known_file_keys()
+        pipeline.known_keys = pipeline.store.known_file_keys() | reject_ledger().load()
         if self.config.capture.enabled:
             self.sampler = ScreenSampler(
                 ScreenGrabber(self.config.capture.monitors, WindowProbe()),

@@ -53,6 +53,7 @@ class Embedder:
         *,
         thumbnail_px: int,
         on_skipped: SkipHandler | None = None,
+        on_rejected: Callable[[FileJob], None] | None = None,
     ) -> None:
         self._inbox = inbox
         self._writer = writer
@@ -60,6 +61,7 @@ class Embedder:
         self._thumbnail_px = thumbnail_px
         self._side = runtime.image_side
         self._on_skipped = on_skipped
+        self._on_rejected = on_rejected  # a file that will never be a usable image as it is
         self._encoder: ImageEncoder[_Pending] = runtime.image_encoder(self._on_result, self._on_error)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="embedder")
@@ -122,6 +124,11 @@ class Embedder:
         self.stats.files_rejected += 1
         logger.warning("skipped a file that is not a usable image: %s", reason)
         logger.debug("the skipped file: %s", job.path)  # paths only at DEBUG: they can be private
+        if self._on_rejected is not None:
+            try:
+                self._on_rejected(job)
+            except Exception:  # a caller's bug must not kill the stage
+                logger.exception("on_rejected handler failed")
         self._skipped(job.path, reason)
 
     def _skipped(self, path: str, reason: str) -> None:
