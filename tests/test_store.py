@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from screenrecall.frames import Embedding, Record, Window
-from screenrecall.store import Store, record_id_for_file, record_id_for_screen
+from screenrecall.schema import record_id_for_file, record_id_for_screen
+from screenrecall.store import Store, StoreError
+from tests.support.chroma_server import ChromaServer, free_port
 
 DIM = 16
 DAEMON_DIR = Path(__file__).resolve().parents[1] / "daemon"
@@ -64,8 +66,28 @@ def store_dir(tmp_path: Path) -> Path:
     return tmp_path / "data" / "store"
 
 
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def store(request: pytest.FixtureRequest, store_dir: Path) -> Iterator[Store]:
+    """Every store test runs against the embedded store and a real `chroma run` server."""
+    if request.param == "embedded":
+        with Store.open(store_dir) as opened:
+            yield opened
+        return
+    server: ChromaServer = request.getfixturevalue("chroma_server")
+    server.clear()
+    with Store.open(store_dir, server.url) as opened:
+        yield opened
+
+
 @pytest.fixture
-def store(store_dir: Path) -> Iterator[Store]:
+def embedded_store(store_dir: Path) -> Iterator[Store]:
     with Store.open(store_dir) as opened:
         yield opened
 
@@ -80,7 +102,8 @@ def assert_same(got: Record | None, want: Record) -> None:
     np.testing.assert_allclose(got.embedding, want.embedding, rtol=0, atol=1e-6)
 
 
-def test_open_creates_a_private_dir(store: Store, store_dir: Path) -> None:
+def test_open_creates_a_private_dir(embedded_store: Store, store_dir: Path) -> None:
+    store = embedded_store
     assert stat.S_IMODE(store_dir.stat().st_mode) == 0o700
     assert store.count() == 0
 
@@ -234,7 +257,8 @@ def test_oldest_orders_by_capture_time_and_delete_removes_them(store: Store) -> 
     assert [record.captured_at_ms for record in store.oldest(100)] == [500, 700, 800, 900]
 
 
-def test_disk_bytes_counts_the_store_dir(store: Store) -> None:
+def test_disk_bytes_counts_the_store_dir(embedded_store: Store) -> None:
+    store = embedded_store
     empty = store.disk_bytes()
     assert empty > 0  # the SQLite file exists from the start
     store.add([screen(1, at, seed=at) for at in range(200)])
@@ -269,7 +293,8 @@ def audit(name, args):
 sys.addaudithook(audit)
 import numpy as np
 from screenrecall.frames import Record, Window
-from screenrecall.store import Store, record_id_for_screen
+from screenrecall.schema import record_id_for_screen
+from screenrecall.store import Store
 store = Store.open(Path(sys.argv[1]))
 count = int(sys.argv[2])
 rng = np.random.default_rng(7)
@@ -331,3 +356,47 @@ def test_acknowledged_adds_survive_kill_9(store_dir: Path, tmp_path: Path) -> No
         assert last is not None
         hits = reopened.query(last.embedding, k=1)
         assert hits[0][0].id == last.id
+
+
+def test_server_mode_keeps_nothing_locally_and_reports_no_disk_use(
+    chroma_server: ChromaServer, store_dir: Path
+) -> None:
+    chroma_server.clear()
+    with Store.open(store_dir, chroma_server.url) as remote:
+        remote.add([screen(1, 1000, host="laptop")])
+        assert remote.disk_bytes() == 0
+        assert remote.get(record_id_for_screen(1, 1000)).host == "laptop"  # type: ignore[union-attr]
+    assert not store_dir.exists()
+
+
+def test_an_unreachable_server_is_a_clear_error(store_dir: Path) -> None:
+    with pytest.raises(StoreError, match="cannot reach the Chroma server"):
+        Store.open(store_dir, f"http://127.0.0.1:{free_port()}")
+
+
+def test_a_bad_store_url_is_refused(store_dir: Path) -> None:
+    with pytest.raises(StoreError, match="expected http://HOST:PORT"):
+        Store.open(store_dir, "ftp://example")
+
+
+def test_host_filter_and_distinct_apps(store: Store) -> None:
+    store.add(
+        [
+            screen(1, 1000, seed=1, host="laptop", window=Window("a", "Firefox")),
+            screen(1, 2000, seed=2, host="desk", window=Window("b", "XTerm")),
+        ]
+    )
+    hits = store.query(unit(1), 5, where={"host": "desk"})
+    assert [r.host for r, _ in hits] == ["desk"]
+    assert store.distinct_apps() == {"Firefox", "XTerm"}
+
+
+def test_delete_range_forgets_what_was_visible_in_the_range_only(store: Store) -> None:
+    before = screen(1, 1000, seed=1, last_seen_ms=1500)
+    spanning = screen(1, 1800, seed=2, last_seen_ms=3500)  # began before, still visible inside
+    inside = screen(2, 2500, seed=3)
+    after = screen(1, 4000, seed=4)
+    store.add([before, spanning, inside, after])
+    gone = store.delete_range(2000, 3000)
+    assert sorted(r.id for r in gone) == sorted([spanning.id, inside.id])
+    assert store.count() == 2

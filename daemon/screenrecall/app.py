@@ -103,7 +103,7 @@ class Pipeline:
         paths.ensure_private_dir(lock_path(config).parent)
         lock.acquire()
         try:
-            store = Store.open(config.store_dir())
+            store = Store.open(config.store_dir(), config.store.url)
         except BaseException:
             lock.release()
             raise
@@ -119,6 +119,7 @@ class Pipeline:
             batch_size=config.store.batch_size,
             flush_interval_s=config.store.flush_interval_s,
             on_stored=on_stored,
+            host=config.store.host_name(),
         )
         embedder = Embedder(
             inbox,

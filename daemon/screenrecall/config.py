@@ -7,6 +7,7 @@ Layers, later wins: built-in defaults <- $XDG_CONFIG_HOME/screenrecall/config.to
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -89,6 +90,22 @@ class StoreConfig(_Section):
     path: str = Field("", description="Chroma dir; empty = $XDG_DATA_HOME/screenrecall/store")
     batch_size: int = Field(64, ge=1, le=5000, description="Records written to Chroma in one add")
     flush_interval_s: float = Field(1.0, ge=0.05, le=60, description="Longest a record waits to be written")
+    url: str = Field(
+        "", description="A shared Chroma server (`chroma run`), e.g. http://127.0.0.1:8000; empty = embedded store"
+    )
+    host: str = Field("", description="This machine's name on its records; empty = the hostname")
+
+    def host_name(self) -> str:
+        return self.host or socket.gethostname()
+
+
+class ApiConfig(_Section):
+    enabled: bool = Field(True, description="Serve the local API (search, status, stream) while the daemon runs")
+    socket: str = Field("", description="Unix socket path; empty = $XDG_RUNTIME_DIR/screenrecall/api.sock")
+    tcp_port: int = Field(0, ge=0, le=65535, description="Also serve on this loopback TCP port (bearer token); 0 = off")
+    tcp_host: str = Field("127.0.0.1", description="Loopback address for the TCP port (anything else is refused)")
+    stream_buffer: int = Field(256, ge=1, le=100_000, description="Events a slow stream subscriber may fall behind")
+    max_upload_mb: float = Field(20, gt=0, le=500, description="Largest query image accepted")
 
 
 class ThumbnailConfig(_Section):
@@ -132,6 +149,7 @@ class Config(_Section):
     watch: WatchConfig = Field(default_factory=WatchConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     thumbnails: ThumbnailConfig = Field(default_factory=ThumbnailConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
@@ -139,6 +157,9 @@ class Config(_Section):
 
     def model_dir(self) -> Path:
         return Path(self.model.path).expanduser() if self.model.path else paths.default_model_dir()
+
+    def socket_path(self) -> Path:
+        return Path(self.api.socket).expanduser() if self.api.socket else paths.runtime_dir() / "api.sock"
 
     def store_dir(self) -> Path:
         return Path(self.store.path).expanduser() if self.store.path else paths.data_dir() / "store"

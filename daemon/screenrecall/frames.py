@@ -55,6 +55,7 @@ class Record:
     height: int
     thumbnail: str = ""
     file_key: str = ""  # the Frame's file_key for folder records; empty for screen records
+    host: str = ""  # the machine that captured it (several machines may share one store)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,18 @@
-"""Keeps Records in an embedded Chroma collection: the only module that talks to chromadb."""
+"""Keeps Records in Chroma (embedded, or a shared `chroma run` server): the only module that talks to chromadb."""
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, cast
+from urllib.parse import urlparse
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.api.client import Client
 from chromadb.api.collection_configuration import CreateCollectionConfiguration
@@ -19,60 +20,84 @@ from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Include, Metadata, Where
 from chromadb.config import Settings
 
-from . import paths
-from .frames import Embedding, Record, Source, Window
+from screenrecall import paths
+from screenrecall.errors import ScreenrecallError
+from screenrecall.frames import Embedding, Record
+from screenrecall.schema import (
+    to_metadata,
+    to_records,
+)
 
 logger = logging.getLogger(__name__)
 
 COLLECTION = "frames"
+APPS = "apps"
 SPACE: Final = "cosine"
-ID_HEX_CHARS = 24  # 96 bits: no collision in any lifetime of screenshots, short in URLs and logs
-NO_EMBEDDING: Embedding = np.empty(0, dtype=np.float32)  # metadata-only records
 _META: Include = ["metadatas"]
 _FULL: Include = ["metadatas", "embeddings"]
 _CONFIGURATION: CreateCollectionConfiguration = {"hnsw": {"space": SPACE}}
 
 
-def record_id_for_file(file_key: str) -> str:
-    """Same file (path|size|mtime) = same id, so re-ingesting a folder is an idempotent upsert."""
-    return _short_hash(f"file\0{file_key}")
-
-
-def record_id_for_screen(monitor: int, captured_at_ms: int) -> str:
-    return _short_hash(f"screen\0{monitor}\0{captured_at_ms}")
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:ID_HEX_CHARS]
-
-
-def _open_client(path: Path) -> Client:
-    """The one place a Chroma client is made (a server-mode HttpClient would be chosen here)."""
+def _open_client(path: Path, url: str) -> Client:
+    """The one place a Chroma client is made: embedded in path, or a server when url is set."""
     # Telemetry off explicitly: in 1.5.9 the Posthog client is a no-op, but an upgrade must not change that.
-    client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
+    settings = Settings(anonymized_telemetry=False)
+    if url:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise StoreError(f"store.url = {url!r}: expected http://HOST:PORT or https://HOST:PORT")
+        secure = parsed.scheme == "https"
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname, port=parsed.port or (443 if secure else 8000), ssl=secure, settings=settings
+            )
+        except ValueError as exc:  # what chromadb raises when nothing answers
+            raise StoreError(f"cannot reach the Chroma server at {url}: {exc}") from None
+    else:
+        client = chromadb.PersistentClient(path=str(path), settings=settings)
     if not isinstance(client, Client):
         raise TypeError(f"unexpected Chroma client {type(client).__name__}")
     return client
 
 
+def close_client(client: Client) -> None:
+    """Client.close() leaves an HttpClient's connection pools open (chromadb 1.5.9): close them too."""
+    owners = (client, getattr(client, "_admin_client", None))
+    sessions = [getattr(getattr(owner, "_server", None), "_session", None) for owner in owners]
+    client.close()
+    for session in sessions:
+        if isinstance(session, httpx.Client):
+            session.close()
+
+
+class StoreError(ScreenrecallError):
+    """The store cannot be opened or reached."""
+
+
 class Store:
     """One process's handle on the store dir; callers hold the ProcessLock, Chroma must have one owner."""
 
-    def __init__(self, path: Path, client: Client, collection: Collection) -> None:
+    def __init__(self, path: Path, client: Client, collection: Collection, apps: Collection, url: str = "") -> None:
         self.path = path
+        self.url = url
         self._client = client
         self._collection: Collection | None = collection
+        self._apps = apps
+        self._known_apps: set[str] = set()
         self.max_batch = client.get_max_batch_size()
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        paths.ensure_private_dir(path)
-        client = _open_client(path)
+    def open(cls, path: Path, url: str = "") -> Store:
+        if not url:
+            paths.ensure_private_dir(path)
+        client = _open_client(path, url)
         # embedding_function=None: we pass embeddings; the default would download an ONNX model.
         collection = client.get_or_create_collection(COLLECTION, embedding_function=None, configuration=_CONFIGURATION)
         _check_space(collection, path)
-        store = cls(path, client, collection)
-        logger.info("store %s open: %d records, max batch %d", path, store.count(), store.max_batch)
+        # The few distinct app names, kept apart so an --app regex resolves without a full scan.
+        apps = client.get_or_create_collection(APPS, embedding_function=None)
+        store = cls(path, client, collection, apps, url)
+        logger.info("store %s open: %d records, max batch %d", url or path, store.count(), store.max_batch)
         return store
 
     @property
@@ -94,8 +119,24 @@ class Store:
             self._col.upsert(
                 ids=[record.id for record in batch],
                 embeddings=np.stack([record.embedding for record in batch]).astype(np.float32),
-                metadatas=[_to_metadata(record) for record in batch],
+                metadatas=[to_metadata(record) for record in batch],
             )
+        self._note_apps(record.window.app for record in unique)
+
+    def _note_apps(self, names: Iterable[str]) -> None:
+        new = sorted({name for name in names if name} - self._known_apps)
+        if new:
+            self._apps.upsert(ids=new, embeddings=np.ones((len(new), 1), dtype=np.float32))
+            self._known_apps.update(new)
+
+    def distinct_apps(self) -> set[str]:
+        """Every application class that has a record (may include apps whose records were deleted)."""
+        return set(self._apps.get(include=[])["ids"])
+
+    def delete_range(self, since_ms: int, until_ms: int) -> list[Record]:
+        """Forgets every record visible at any time in [since_ms, until_ms]; returns them (no embeddings)."""
+        where = _where({"$and": [{"captured_at": {"$lte": until_ms}}, {"last_seen": {"$gte": since_ms}}]})
+        return self._delete_where(where)
 
     def extend(self, last_seen: Mapping[str, int]) -> None:
         """Moves last_seen of existing records; other metadata is kept, unknown ids are ignored by Chroma."""
@@ -107,7 +148,7 @@ class Store:
 
     def get(self, record_id: str) -> Record | None:
         result = self._col.get(ids=[record_id], include=_FULL)
-        records = _records(result["ids"], result["metadatas"], result["embeddings"])
+        records = to_records(result["ids"], result["metadatas"], result["embeddings"])
         return records[0] if records else None
 
     def count(self) -> int:
@@ -140,18 +181,20 @@ class Store:
         metadatas, embeddings, distances = result["metadatas"], result["embeddings"], result["distances"]
         if metadatas is None or embeddings is None or distances is None:
             raise RuntimeError("Chroma returned a query without the fields asked for")
-        records = _records(result["ids"][0], metadatas[0], embeddings[0])
+        records = to_records(result["ids"][0], metadatas[0], embeddings[0])
         # Chroma's cosine distance is 1 - cosine similarity; it already orders nearest first.
         return [(record, 1.0 - float(dist)) for record, dist in zip(records, distances[0], strict=True)]
 
     def delete_before(self, ms: int) -> list[Record]:
         """Deletes records last seen before ms; returns them without embeddings (for thumbnail clean-up)."""
-        where = _where({"last_seen": {"$lt": ms}})
+        return self._delete_where(_where({"last_seen": {"$lt": ms}}))
+
+    def _delete_where(self, where: Where) -> list[Record]:
         deleted: list[Record] = []
         while True:
             # Always from offset 0: each round deletes what the previous one returned.
             result = self._col.get(where=where, limit=self.max_batch, include=_META)
-            batch = _records(result["ids"], result["metadatas"], None)
+            batch = to_records(result["ids"], result["metadatas"], None)
             if not batch:
                 return deleted
             self._col.delete(ids=[record.id for record in batch])
@@ -174,7 +217,9 @@ class Store:
             self._col.delete(ids=list(ids[start : start + self.max_batch]))
 
     def disk_bytes(self) -> int:
-        """Bytes the store dir takes on disk (allocated blocks: HNSW files are preallocated)."""
+        """Bytes the store dir takes on disk (allocated blocks: HNSW files are preallocated); 0 for a server."""
+        if self.url:
+            return 0
         total = 0
         for root, _dirs, files in os.walk(self.path):
             for name in files:
@@ -192,7 +237,7 @@ class Store:
         if self._collection is None:
             return
         self._collection = None
-        self._client.close()
+        close_client(self._client)
         logger.info("store %s closed", self.path)
 
     def __enter__(self) -> Store:
@@ -207,7 +252,7 @@ class Store:
         offset = 0
         while True:
             result = self._col.get(where=where, limit=page, offset=offset, include=_META)
-            yield from _records(result["ids"], result["metadatas"], None)
+            yield from to_records(result["ids"], result["metadatas"], None)
             if len(result["ids"]) < page:
                 return
             offset += page
@@ -229,69 +274,3 @@ def _check_space(collection: Collection, path: Path) -> None:
 def _where(filters: Mapping[str, Any]) -> Where:
     # Chroma's Where is a recursive union mypy cannot infer from a literal; Chroma validates it at call.
     return cast(Where, dict(filters))
-
-
-def _to_metadata(record: Record) -> Metadata:
-    # Empty strings are valid Chroma 1.5.9 metadata (only empty lists are refused), so no sentinels.
-    return {
-        "captured_at": record.captured_at_ms,
-        "last_seen": record.last_seen_ms,
-        "source": record.source,
-        "monitor": record.monitor,
-        "path": record.path,
-        "window_title": record.window.title,
-        "app": record.window.app,
-        "width": record.width,
-        "height": record.height,
-        "thumbnail": record.thumbnail,
-        "file_key": record.file_key,
-    }
-
-
-def _records(ids: Sequence[str], metadatas: Sequence[Metadata] | None, embeddings: Any) -> list[Record]:
-    """Zips Chroma's columns into Records; embeddings None gives metadata-only records."""
-    if metadatas is None:
-        raise RuntimeError("Chroma returned records without metadata")
-    vectors: Sequence[Any] = [NO_EMBEDDING] * len(ids) if embeddings is None else embeddings
-    return [
-        _from_metadata(record_id, metadata, vector)
-        for record_id, metadata, vector in zip(ids, metadatas, vectors, strict=True)
-    ]
-
-
-def _from_metadata(record_id: str, metadata: Metadata, vector: Any) -> Record:
-    return Record(
-        id=record_id,
-        embedding=np.asarray(vector, dtype=np.float32),  # Chroma hands back float64
-        captured_at_ms=_int(metadata, "captured_at"),
-        last_seen_ms=_int(metadata, "last_seen"),
-        source=_source(metadata),
-        monitor=_int(metadata, "monitor"),
-        path=_str(metadata, "path"),
-        window=Window(title=_str(metadata, "window_title"), app=_str(metadata, "app")),
-        width=_int(metadata, "width"),
-        height=_int(metadata, "height"),
-        thumbnail=_str(metadata, "thumbnail"),
-        file_key=_str(metadata, "file_key"),
-    )
-
-
-def _int(metadata: Metadata, key: str) -> int:
-    value = metadata.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"record metadata {key!r} is {value!r}, expected an int")
-    return value
-
-
-def _str(metadata: Metadata, key: str) -> str:
-    value = metadata.get(key, "")
-    if not isinstance(value, str):
-        raise ValueError(f"record metadata {key!r} is {value!r}, expected a str")
-    return value
-
-
-def _source(metadata: Metadata) -> Source:
-    value = metadata.get("source")
-    if value not in ("screen", "folder"):
-        raise ValueError(f"record metadata 'source' is {value!r}, expected 'screen' or 'folder'")
-    return cast(Source, value)

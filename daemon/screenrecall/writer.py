@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from screenrecall.frames import Embedded, Embedding, Record
-from screenrecall.store import Store, record_id_for_file, record_id_for_screen
+from screenrecall.schema import record_id_for_file, record_id_for_screen
+from screenrecall.store import Store
 from screenrecall.thumbnails import ThumbnailStore
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,10 @@ class Writer:
         batch_size: int,
         flush_interval_s: float,
         on_stored: StoredHandler | None = None,
+        host: str = "",
     ) -> None:
         self._store = store
+        self._host = host
         self._thumbnails = thumbnails
         self._dedup = dedup_cosine
         self._batch_size = batch_size
@@ -115,7 +118,7 @@ class Writer:
             if last is not None and float(item.embedding @ last.embedding) >= self._dedup:
                 self._extend(last.record_id, frame.captured_at_ms)
                 return
-            record_id = record_id_for_screen(frame.monitor, frame.captured_at_ms)
+            record_id = record_id_for_screen(frame.monitor, frame.captured_at_ms, self._host)
             self._last[frame.monitor] = _Last(record_id, item.embedding)
         else:
             record_id = record_id_for_file(frame.file_key)
@@ -133,6 +136,7 @@ class Writer:
             height=item.height,
             thumbnail=thumbnail,
             file_key=frame.file_key,
+            host=self._host,
         )
 
     def _last_of(self, monitor: int) -> _Last | None:
