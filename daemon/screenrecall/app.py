@@ -9,152 +9,33 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from screenrecall import paths
 from screenrecall import status as status_file
+from screenrecall.api.routes import Services
+from screenrecall.api.server import ApiServer
+from screenrecall.api.stream import Broadcaster
 from screenrecall.capture.folder import FolderWatcher
 from screenrecall.capture.screen import ScreenGrabber, check_session
 from screenrecall.capture.window import WindowProbe
 from screenrecall.config import Config
-from screenrecall.embedder import Embedder, SkipHandler
-from screenrecall.encode.runtime import ModelRuntime, load_runtime
-from screenrecall.frames import FileJob, Frame
+from screenrecall.frames import Record
 from screenrecall.gate import ChangeGate
-from screenrecall.housekeeping import Housekeeper
-from screenrecall.images import load_image, pillow_formats
-from screenrecall.inbox import EncodeInbox
-from screenrecall.lock import ProcessLock
 from screenrecall.notify import Notifier
-from screenrecall.privacy import ExclusionFilter, PauseSwitch
-from screenrecall.rejects import RejectLedger
+from screenrecall.pipeline import Pipeline, pause_switch, reject_ledger
+from screenrecall.privacy import ExclusionFilter
 from screenrecall.sampler import ScreenSampler
+from screenrecall.search import Searcher
 from screenrecall.status import Status
-from screenrecall.store import Store
-from screenrecall.thumbnails import ThumbnailStore
-from screenrecall.writer import StoredHandler, Writer
 
 logger = logging.getLogger(__name__)
 
-# Paths waiting for the encoder; a path costs ~100 bytes, so a deep backlog is cheap, and the
-# watcher simply waits when it is full.
-MAX_FILES_WAITING = 1024
 STATUS_EVERY_S = 2.0
-# A stage whose loop has not come round for this long is wedged: stop feeding the watchdog.
-STALL_S = 30.0
-
-
-def lock_path(config: Config) -> Path:
-    store = config.store_dir()
-    return store.with_name(store.name + ".lock")
-
-
-def pause_switch() -> PauseSwitch:
-    return PauseSwitch(paths.runtime_dir() / "pause.json")
-
-
-def reject_ledger() -> RejectLedger:
-    return RejectLedger(paths.ensure_private_dir(paths.data_dir()) / "rejected-files.txt")
-
-
-def file_reader(config: Config) -> Callable[[FileJob], Frame]:
-    formats = pillow_formats(config.watch.extensions)
-
-    def read(job: FileJob) -> Frame:
-        pixels = load_image(Path(job.path), max_pixels=config.watch.max_image_pixels, formats=formats)
-        return Frame(pixels, job.mtime_ns // 1_000_000, "folder", path=job.path, file_key=job.key)
-
-    return read
-
-
-@dataclass
-class Pipeline:
-    """Everything between the sources and the store, built and owned by one App."""
-
-    config: Config
-    runtime: ModelRuntime
-    lock: ProcessLock
-    store: Store
-    thumbnails: ThumbnailStore
-    inbox: EncodeInbox
-    writer: Writer
-    embedder: Embedder
-    housekeeper: Housekeeper
-    known_keys: set[str] = field(default_factory=set)
-
-    @classmethod
-    def build(
-        cls,
-        config: Config,
-        *,
-        on_stored: StoredHandler | None = None,
-        on_skipped: SkipHandler | None = None,
-        runtime: ModelRuntime | None = None,
-    ) -> Pipeline:
-        """Opens model, lock and store in that order; raises ScreenrecallError subclasses on failure."""
-        runtime = runtime or load_runtime(config.model, config.model_dir())
-        lock = ProcessLock(lock_path(config))
-        paths.ensure_private_dir(lock_path(config).parent)
-        lock.acquire()
-        try:
-            store = Store.open(config.store_dir(), config.store.url)
-        except BaseException:
-            lock.release()
-            raise
-        thumbnails = ThumbnailStore(
-            paths.ensure_private_dir(paths.data_dir() / "thumbnails"), config.thumbnails.quality
-        )
-        inbox = EncodeInbox(config.capture.max_queue_frames, MAX_FILES_WAITING)
-        rejects = reject_ledger()
-        writer = Writer(
-            store,
-            thumbnails if config.thumbnails.enabled else None,
-            dedup_cosine=config.dedup.cosine,
-            batch_size=config.store.batch_size,
-            flush_interval_s=config.store.flush_interval_s,
-            on_stored=on_stored,
-            host=config.store.host_name(),
-        )
-        embedder = Embedder(
-            inbox,
-            runtime,
-            writer,
-            file_reader(config),
-            thumbnail_px=config.thumbnails.max_px,
-            on_skipped=on_skipped,
-            on_rejected=lambda job: rejects.add(job.key),
-        )
-        housekeeper = Housekeeper(store, thumbnails, config.retention, paths.data_dir())
-        return cls(config, runtime, lock, store, thumbnails, inbox, writer, embedder, housekeeper)
-
-    def start(self) -> None:
-        self.writer.start()
-        self.embedder.start()
-
-    def stop(self) -> None:
-        """Drains in order: the embedder empties the inbox and waits for inference, then the writer flushes."""
-        self.embedder.stop()
-        self.embedder.join()
-        self.writer.stop()
-        self.writer.join()
-        self.store.close()
-        self.lock.release()
-
-    def dead_stage(self) -> str:
-        for name, stage in (("embedder", self.embedder), ("writer", self.writer)):
-            if not stage.is_alive():
-                return name
-        return ""
-
-    def stalled(self) -> bool:
-        now = time.monotonic()
-        return any(now - stage.alive_at > STALL_S for stage in (self.embedder, self.writer))
 
 
 class App:
@@ -170,13 +51,17 @@ class App:
         self.sampler: ScreenSampler | None = None
         self.watcher: FolderWatcher | None = None
         self.scheduler: BackgroundScheduler | None = None
+        self.broadcaster = Broadcaster(config.api.stream_buffer)
+        self.searcher: Searcher | None = None
+        self.api: ApiServer | None = None
 
     def build(self) -> None:
         if self.config.capture.enabled:
             check_session(self.environ)  # no display / Wayland-only: a clear start-up error
         self.notifier.status("loading the model and opening the store")
-        self.pipeline = pipeline = Pipeline.build(self.config)
+        self.pipeline = pipeline = Pipeline.build(self.config, on_stored=self._on_stored)
         pipeline.known_keys = pipeline.store.known_file_keys() | reject_ledger().load()
+        self.searcher = Searcher(pipeline.store, pipeline.runtime)
         if self.config.capture.enabled:
             self.sampler = ScreenSampler(
                 ScreenGrabber(self.config.capture.monitors, WindowProbe()),
@@ -197,9 +82,27 @@ class App:
                 is_known=pipeline.known_keys.__contains__,
             )
 
+    def _on_stored(self, record: Record, is_new: bool) -> None:
+        # The writer's thread: both calls return at once.
+        self.broadcaster.publish(record, is_new)
+        if self.searcher is not None:
+            self.searcher.note_app(record.window.app)
+
     def start(self) -> None:
         pipeline = self._pipeline()
         pipeline.start()
+        if self.config.api.enabled and self.searcher is not None:
+            services = Services(
+                searcher=self.searcher,
+                store=pipeline.store,
+                pause=self.pause,
+                forget=pipeline.writer.forget,
+                status=self.snapshot,
+                broadcaster=self.broadcaster,
+                max_image_pixels=self.config.watch.max_image_pixels,
+            )
+            self.api = ApiServer(services, self.config.api, self.config.socket_path())
+            self.api.start()
         pipeline.housekeeper.check_free_disk()  # before the first grab, not at the first housekeeping run
         if self.watcher is not None:
             self.watcher.start()
@@ -231,7 +134,11 @@ class App:
         """Blocks until asked to stop (0) or until a stage dies unasked (1)."""
         pipeline = self._pipeline()
         while not self.stop_event.wait(1.0):
-            dead = pipeline.dead_stage() or (self.watcher is not None and not self.watcher.is_alive() and "watcher")
+            dead = (
+                pipeline.dead_stage()
+                or (self.watcher is not None and not self.watcher.is_alive() and "watcher")
+                or (self.api is not None and not self.api.is_alive() and "api")
+            )
             if dead:
                 logger.error("the %s stage died; exiting so the service manager restarts us", dead)
                 return 1
@@ -241,6 +148,8 @@ class App:
         """Sources first, then the pipeline drains; the store closes last."""
         self.stop_event.set()
         self.notifier.stopping()
+        if self.api is not None:
+            self.api.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         if self.watcher is not None:

@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from screenrecall.app import Pipeline
 from screenrecall.config import Config
 from screenrecall.errors import ScreenrecallError
 from screenrecall.frames import FileJob, Record
+from screenrecall.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 

@@ -27,6 +27,18 @@ MAX_UNWRITTEN = 2000
 RESUME_WINDOW_MS = 15 * 60 * 1000
 _STOP = object()
 
+
+@dataclass
+class _Forget:
+    """A forget request, run on the writer's thread so nothing pending can resurrect what it deletes."""
+
+    since_ms: int
+    until_ms: int
+    done: threading.Event
+    forgotten: int = 0
+    error: str = ""
+
+
 StoredHandler = Callable[[Record, bool], None]  # (record, is_new)
 
 
@@ -80,6 +92,37 @@ class Writer:
     def put(self, item: Embedded) -> None:
         self._inbox.put(item)
 
+    def forget(self, since_ms: int, until_ms: int, timeout: float = 60.0) -> int:
+        """Deletes every record visible in [since_ms, until_ms] with its thumbnail; returns how many.
+
+        Runs on the writer's thread, after everything already put: pending writes in the range are
+        written and then deleted, never written after the delete.
+        """
+        request = _Forget(since_ms, until_ms, threading.Event())
+        self._inbox.put(request, timeout=timeout)
+        if not request.done.wait(timeout):
+            raise TimeoutError("the writer did not answer the forget request in time")
+        if request.error:
+            raise RuntimeError(request.error)
+        return request.forgotten
+
+    def _forget(self, request: _Forget) -> None:
+        try:
+            self._flush()
+            removed = self._store.delete_range(request.since_ms, request.until_ms)
+            for record in removed:
+                if self._thumbnails is not None:
+                    self._thumbnails.remove(record.thumbnail)
+            # A forgotten record must not be extended: the next frame of each monitor starts afresh.
+            self._last.clear()
+            request.forgotten = len(removed)
+            logger.info("forgot %d records", len(removed))
+        except Exception as exc:  # reported to the caller, who asked; the writer carries on
+            logger.exception("forget failed")
+            request.error = str(exc)
+        finally:
+            request.done.set()
+
     def stop(self) -> None:
         """Writes everything already put, then ends the thread (call after upstream has stopped)."""
         self._inbox.put(_STOP)
@@ -106,6 +149,8 @@ class Writer:
                 break
             if isinstance(item, Embedded):
                 self._take(item)
+            elif isinstance(item, _Forget):
+                self._forget(item)
             if len(self._adds) >= self._batch_size or time.monotonic() >= next_flush:
                 self._flush()
                 next_flush = time.monotonic() + self._flush_interval

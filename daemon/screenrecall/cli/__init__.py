@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from screenrecall import __version__
-from screenrecall.cli import config_cmd, daemon_cmd, models_cmd, service_cmd
+from screenrecall.cli import config_cmd, daemon_cmd, models_cmd, recall_cmd, service_cmd
 from screenrecall.config import Config, ConfigError, load
 from screenrecall.errors import ScreenrecallError
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.register(commands)
     models_cmd.register(commands)
     daemon_cmd.register(commands)
+    recall_cmd.register(commands)
     service_cmd.register(commands)
     return parser
 
@@ -50,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into e.g. `head`, which stopped reading: not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _setup_logging(level: str) -> None:

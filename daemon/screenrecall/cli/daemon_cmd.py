@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import shutil
 import signal
 import sys
@@ -15,15 +14,14 @@ from tqdm import tqdm
 
 from screenrecall import paths
 from screenrecall import status as status_file
-from screenrecall.app import App, lock_path, pause_switch
+from screenrecall.app import App
+from screenrecall.cli.when import parse_duration
 from screenrecall.config import Config
 from screenrecall.errors import ScreenrecallError
 from screenrecall.lock import ProcessLock
+from screenrecall.pipeline import lock_path, pause_switch
 
 logger = logging.getLogger(__name__)
-
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
-UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def register(commands: Any) -> None:
@@ -44,13 +42,6 @@ def register(commands: Any) -> None:
 
     resume = commands.add_parser("resume", help="remember the screen again")
     resume.set_defaults(handler=_resume)
-
-
-def parse_duration(text: str) -> float:
-    match = DURATION.match(text.strip().lower())
-    if not match or float(match.group(1)) <= 0:
-        raise ScreenrecallError(f"bad duration {text!r}: use e.g. 90s, 15m, 2h or 1d")
-    return float(match.group(1)) * UNIT_S[match.group(2)]
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
@@ -117,8 +108,15 @@ def _ingest(args: argparse.Namespace, config: Config) -> int:
 
 
 def _status(args: argparse.Namespace, config: Config) -> int:
-    live = status_file.read()
-    if live is None or not ProcessLock.is_held(lock_path(config)):
+    from screenrecall.cli.recall_cmd import client
+
+    api = client(config) if config.api.enabled else None
+    live: status_file.Status | None = None
+    if api is not None:
+        live = status_file.Status(**api.request("GET", "/v1/status"))
+    elif ProcessLock.is_held(lock_path(config)):
+        live = status_file.read()  # a daemon running with its API off still writes this file
+    if live is None:
         live = _offline_status(config)
     print(live.to_json() if args.json else live.human())
     return 0
@@ -138,10 +136,16 @@ def _offline_status(config: Config) -> status_file.Status:
 
 
 def _pause(args: argparse.Namespace, config: Config) -> int:
+    from screenrecall.cli.recall_cmd import client
+
     seconds = parse_duration(args.duration) if args.duration else None
-    state = pause_switch().pause(seconds)
-    paths.ensure_private_dir(paths.runtime_dir())
-    if state.until_ms is None:
+    api = client(config)
+    if api is not None:
+        state = api.request("POST", "/v1/pause", {} if seconds is None else {"for_s": seconds})
+        until = state["until_ms"]
+    else:  # no daemon: the switch is a file it reads when it starts
+        until = pause_switch().pause(seconds).until_ms
+    if until is None:
         print("paused until `screenrecall resume` (takes effect within one capture interval)")
     else:
         print(f"paused for {args.duration} (takes effect within one capture interval)")
@@ -149,6 +153,12 @@ def _pause(args: argparse.Namespace, config: Config) -> int:
 
 
 def _resume(args: argparse.Namespace, config: Config) -> int:
-    pause_switch().resume()
+    from screenrecall.cli.recall_cmd import client
+
+    api = client(config)
+    if api is not None:
+        api.request("POST", "/v1/resume", {})
+    else:
+        pause_switch().resume()
     print("resumed")
     return 0

@@ -1,0 +1,103 @@
+"""The awareness stream: one JSON event per stored or extended record, fanned out to subscribers.
+
+`publish` is called on the writer's thread and never waits: each subscriber has a bounded buffer,
+and a subscriber that falls behind skips events (the next one it gets says how many) instead of
+slowing the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from screenrecall.frames import Embedding, Record
+from screenrecall.search import iso
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Subscription:
+    queue: asyncio.Queue[dict[str, Any]]
+    embeddings: bool
+    missed: int = 0
+
+
+@dataclass
+class Broadcaster:
+    buffer: int
+    _loop: asyncio.AbstractEventLoop | None = None
+    _subscribers: set[Subscription] = field(default_factory=set)
+    _previous: dict[tuple[str, int], Embedding] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    published: int = 0
+
+    def attach(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Events are delivered on this loop (the API's); None detaches (nothing is delivered)."""
+        self._loop = loop
+
+    def publish(self, record: Record, is_new: bool) -> None:
+        """Any thread. Builds the event and hands it to the API loop; returns at once."""
+        event = self._event(record, is_new)
+        self.published += 1
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        # RuntimeError: the loop closed between the check and the call (the API is stopping).
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._fan_out, event, record.embedding)
+
+    def _event(self, record: Record, is_new: bool) -> dict[str, Any]:
+        key = (record.host, record.monitor)
+        with self._lock:
+            previous = self._previous.get(key)
+            if record.embedding.size:
+                self._previous[key] = record.embedding
+        novelty = 1.0
+        if previous is not None and record.embedding.size and previous.size == record.embedding.size:
+            novelty = max(0.0, 1.0 - float(np.dot(previous, record.embedding)))
+        return {
+            "type": "record" if is_new else "extended",
+            "id": record.id,
+            "time": iso(record.captured_at_ms),
+            "time_ms": record.captured_at_ms,
+            "last_seen_ms": record.last_seen_ms,
+            "source": record.source,
+            "monitor": record.monitor,
+            "window_title": record.window.title,
+            "app": record.window.app,
+            "path": record.path,
+            "host": record.host,
+            "novelty": round(novelty, 6),
+        }
+
+    def subscribe(self, embeddings: bool) -> Subscription:
+        """On the API loop."""
+        subscription = Subscription(asyncio.Queue(self.buffer), embeddings)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def _fan_out(self, event: dict[str, Any], embedding: Embedding) -> None:
+        for subscription in list(self._subscribers):
+            item = dict(event)
+            if subscription.embeddings and embedding.size:
+                item["embedding"] = [round(float(x), 7) for x in embedding]
+            if subscription.queue.full():
+                subscription.queue.get_nowait()  # drop the oldest: the freshest state matters most
+                subscription.missed += 1
+            if subscription.missed:
+                item["missed"] = subscription.missed
+            subscription.queue.put_nowait(item)

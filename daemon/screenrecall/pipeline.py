@@ -1,0 +1,142 @@
+"""The pipeline proper, without its sources: model, lock, store, inbox, embedder, writer, housekeeper.
+
+Shared by the daemon (app.py) and one-shot ingest (ingest.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from screenrecall import paths
+from screenrecall.config import Config
+from screenrecall.embedder import Embedder, SkipHandler
+from screenrecall.encode.runtime import ModelRuntime, load_runtime
+from screenrecall.frames import FileJob, Frame
+from screenrecall.housekeeping import Housekeeper
+from screenrecall.images import load_image, pillow_formats
+from screenrecall.inbox import EncodeInbox
+from screenrecall.lock import ProcessLock
+from screenrecall.privacy import PauseSwitch
+from screenrecall.rejects import RejectLedger
+from screenrecall.store import Store
+from screenrecall.thumbnails import ThumbnailStore
+from screenrecall.writer import StoredHandler, Writer
+
+logger = logging.getLogger(__name__)
+
+# Paths waiting for the encoder; a path costs ~100 bytes, so a deep backlog is cheap, and the
+# watcher simply waits when it is full.
+MAX_FILES_WAITING = 1024
+# A stage whose loop has not come round for this long is wedged: stop feeding the watchdog.
+STALL_S = 30.0
+
+
+def lock_path(config: Config) -> Path:
+    store = config.store_dir()
+    return store.with_name(store.name + ".lock")
+
+
+def pause_switch() -> PauseSwitch:
+    return PauseSwitch(paths.runtime_dir() / "pause.json")
+
+
+def reject_ledger() -> RejectLedger:
+    return RejectLedger(paths.ensure_private_dir(paths.data_dir()) / "rejected-files.txt")
+
+
+def file_reader(config: Config) -> Callable[[FileJob], Frame]:
+    formats = pillow_formats(config.watch.extensions)
+
+    def read(job: FileJob) -> Frame:
+        pixels = load_image(Path(job.path), max_pixels=config.watch.max_image_pixels, formats=formats)
+        return Frame(pixels, job.mtime_ns // 1_000_000, "folder", path=job.path, file_key=job.key)
+
+    return read
+
+
+@dataclass
+class Pipeline:
+    """Everything between the sources and the store, built and owned by one App."""
+
+    config: Config
+    runtime: ModelRuntime
+    lock: ProcessLock
+    store: Store
+    thumbnails: ThumbnailStore
+    inbox: EncodeInbox
+    writer: Writer
+    embedder: Embedder
+    housekeeper: Housekeeper
+    known_keys: set[str] = field(default_factory=set)
+
+    @classmethod
+    def build(
+        cls,
+        config: Config,
+        *,
+        on_stored: StoredHandler | None = None,
+        on_skipped: SkipHandler | None = None,
+        runtime: ModelRuntime | None = None,
+    ) -> Pipeline:
+        """Opens model, lock and store in that order; raises ScreenrecallError subclasses on failure."""
+        runtime = runtime or load_runtime(config.model, config.model_dir())
+        lock = ProcessLock(lock_path(config))
+        paths.ensure_private_dir(lock_path(config).parent)
+        lock.acquire()
+        try:
+            store = Store.open(config.store_dir(), config.store.url)
+        except BaseException:
+            lock.release()
+            raise
+        thumbnails = ThumbnailStore(
+            paths.ensure_private_dir(paths.data_dir() / "thumbnails"), config.thumbnails.quality
+        )
+        inbox = EncodeInbox(config.capture.max_queue_frames, MAX_FILES_WAITING)
+        rejects = reject_ledger()
+        writer = Writer(
+            store,
+            thumbnails if config.thumbnails.enabled else None,
+            dedup_cosine=config.dedup.cosine,
+            batch_size=config.store.batch_size,
+            flush_interval_s=config.store.flush_interval_s,
+            on_stored=on_stored,
+            host=config.store.host_name(),
+        )
+        embedder = Embedder(
+            inbox,
+            runtime,
+            writer,
+            file_reader(config),
+            thumbnail_px=config.thumbnails.max_px,
+            on_skipped=on_skipped,
+            on_rejected=lambda job: rejects.add(job.key),
+        )
+        housekeeper = Housekeeper(store, thumbnails, config.retention, paths.data_dir())
+        return cls(config, runtime, lock, store, thumbnails, inbox, writer, embedder, housekeeper)
+
+    def start(self) -> None:
+        self.writer.start()
+        self.embedder.start()
+
+    def stop(self) -> None:
+        """Drains in order: the embedder empties the inbox and waits for inference, then the writer flushes."""
+        self.embedder.stop()
+        self.embedder.join()
+        self.writer.stop()
+        self.writer.join()
+        self.store.close()
+        self.lock.release()
+
+    def dead_stage(self) -> str:
+        for name, stage in (("embedder", self.embedder), ("writer", self.writer)):
+            if not stage.is_alive():
+                return name
+        return ""
+
+    def stalled(self) -> bool:
+        now = time.monotonic()
+        return any(now - stage.alive_at > STALL_S for stage in (self.embedder, self.writer))
