@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable
@@ -17,7 +18,6 @@ from screenrecall.thumbnails import ThumbnailStore
 logger = logging.getLogger(__name__)
 
 GB = 1024**3
-TRIM_BATCH = 500  # records deleted per round while over the disk budget
 
 
 @dataclass
@@ -49,6 +49,7 @@ class Housekeeper:
         self._free_bytes = free_bytes
         self._clock = clock
         self.stats = HousekeepingStats()
+        self._used_at_last_trim = 0
 
     def capture_allowed(self) -> bool:
         return not self.stats.disk_low
@@ -69,20 +70,30 @@ class Housekeeper:
             logger.info("retention: removed %d records older than %g days", len(removed), self._retention.days)
 
     def trim_to_budget(self) -> None:
+        """Deletes the oldest records in proportion to the excess over the budget.
+
+        Chroma frees deleted space lazily (it reuses pages before the files shrink), so measured use
+        may not drop after a delete. Deleting "until it drops" would empty the store; instead each
+        run removes the excess's share of the records once, and trims again only after use has
+        grown past what it was at the last trim.
+        """
         budget = int(self._retention.max_gb * GB)
         used = self.disk_bytes()
-        while budget > 0 and used > budget:
-            oldest = self._store.oldest(TRIM_BATCH)
+        if budget <= 0 or used <= budget or used <= self._used_at_last_trim:
+            return
+        while used > budget:
+            count = self._store.count()
+            oldest = self._store.oldest(min(count, math.ceil(count * (used - budget) / used)))
             if not oldest:
                 break
             self._store.delete([r.id for r in oldest])
             self._drop_thumbnails(oldest)
             self.stats.trimmed += len(oldest)
             logger.info("disk budget: removed the %d oldest records (%.2f GB used)", len(oldest), used / GB)
-            # Chroma frees space lazily; thumbnails shrink at once, so re-measure rather than estimate.
             previous, used = used, self.disk_bytes()
             if used >= previous:
-                break
+                break  # what is left over is Chroma's lazily freed space: wait for it to be reused
+        self._used_at_last_trim = used
 
     def check_free_disk(self) -> None:
         free = self._free_bytes(self._data_dir)

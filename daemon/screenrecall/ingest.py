@@ -56,7 +56,12 @@ def _walk(root: Path) -> Iterable[Path]:
             yield Path(folder) / name
 
 
-def ingest(config: Config, jobs: Sequence[FileJob], progress: Callable[[int], None]) -> IngestResult:
+def ingest(
+    config: Config,
+    jobs: Sequence[FileJob],
+    progress: Callable[[int], None],
+    text_progress: Callable[[int], None] | None = None,
+) -> IngestResult:
     """Stores every job not stored yet; returns once each one is stored or reported unusable."""
     result = IngestResult()
     lock = threading.Lock()
@@ -80,8 +85,11 @@ def ingest(config: Config, jobs: Sequence[FileJob], progress: Callable[[int], No
         progress(result.already_known)
         pipeline.start()
         for job in todo:
-            pipeline.inbox.put_file(job)  # blocks while the encoder is behind: files are never dropped
+            # Waits while the encoder is behind (files are never dropped), watching for a dead stage.
+            while not pipeline.inbox.put_file(job, timeout=1.0):
+                _check_alive(pipeline)
         _wait_for(pipeline, result, len(jobs))
+        _wait_for_text(pipeline, text_progress)
     finally:
         pipeline.stop()
     return result
@@ -91,15 +99,36 @@ def ingest(config: Config, jobs: Sequence[FileJob], progress: Callable[[int], No
 STALL_S = 120.0
 
 
+def _check_alive(pipeline: Pipeline) -> None:
+    dead = pipeline.dead_stage()
+    if dead:
+        raise ScreenrecallError(f"ingest stopped: the {dead} stage died (see the log above)")
+
+
 def _wait_for(pipeline: Pipeline, result: IngestResult, total: int) -> None:
     last_done, last_change = result.done, time.monotonic()
     while result.done < total:
-        dead = pipeline.dead_stage()
-        if dead:
-            raise ScreenrecallError(f"ingest stopped: the {dead} stage died (see the log above)")
+        _check_alive(pipeline)
         if result.done != last_done:
             last_done, last_change = result.done, time.monotonic()
         elif time.monotonic() - last_change > STALL_S:
             failures = pipeline.writer.stats.write_failures
             raise ScreenrecallError(f"ingest stalled: nothing stored for {STALL_S:.0f} s ({failures} failed writes)")
         time.sleep(0.05)
+
+
+def _wait_for_text(pipeline: Pipeline, progress: Callable[[int], None] | None) -> None:
+    """OCR runs behind the images; the words of every file must be stored before we stop."""
+    ocr = pipeline.ocr
+    if ocr is None:
+        return
+    reported = 0
+    while not ocr.idle():
+        _check_alive(pipeline)
+        done = ocr.stats.read + ocr.stats.failed
+        if progress is not None and done > reported:
+            progress(done - reported)
+            reported = done
+        time.sleep(0.05)
+    if progress is not None:
+        progress(ocr.stats.read + ocr.stats.failed - reported)

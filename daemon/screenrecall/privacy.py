@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from screenrecall import paths
 from screenrecall.capture.window import is_known
 from screenrecall.frames import Window
 
@@ -84,7 +85,7 @@ class PauseSwitch:
         return PauseState(paused, until if paused else None)
 
     def _write(self, data: dict[str, object]) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.ensure_private_dir(self._path.parent)
         partial = self._path.with_suffix(".part")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
