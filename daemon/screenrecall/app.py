@@ -59,7 +59,9 @@ class App:
         if self.config.capture.enabled:
             check_session(self.environ)  # no display / Wayland-only: a clear start-up error
         self.notifier.status("loading the model and opening the store")
-        self.pipeline = pipeline = Pipeline.build(self.config, on_stored=self._on_stored)
+        self.pipeline = pipeline = Pipeline.build(
+            self.config, on_stored=self._on_stored, on_text=self.broadcaster.publish_text
+        )
         pipeline.known_keys = pipeline.store.known_file_keys() | reject_ledger().load()
         self.searcher = Searcher(pipeline.store, pipeline.runtime)
         if self.config.capture.enabled:

@@ -99,6 +99,34 @@ class StoreConfig(_Section):
         return self.host or socket.gethostname()
 
 
+class OcrConfig(_Section):
+    enabled: bool = Field(True, description="Read the text of kept frames, so screens are found by their words")
+    changed_regions: bool = Field(True, description="Read only where a screen changed; carry the rest over")
+    min_score: float = Field(0.5, ge=0.0, le=1.0, description="OCR lines less certain than this are dropped")
+    threads: int = Field(1, ge=1, le=64, description="CPU threads OCR may use (it runs below the CLIP path)")
+    max_waiting_frames: int = Field(2, ge=1, le=64, description="Live frames waiting for OCR; older ones are skipped")
+
+
+class RedactionConfig(_Section):
+    kinds: list[str] = Field(
+        default_factory=lambda: ["card", "token", "password", "email"],
+        description="What is masked in stored text: card, token, password, email",
+    )
+    thumbnails: Literal["mask", "drop"] = Field(
+        "mask", description="A thumbnail showing a redacted secret: mask those regions, or drop it"
+    )
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        from screenrecall.redact import KINDS
+
+        unknown = sorted(set(value) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+        return value
+
+
 class ApiConfig(_Section):
     enabled: bool = Field(True, description="Serve the local API (search, status, stream) while the daemon runs")
     socket: str = Field("", description="Unix socket path; empty = $XDG_RUNTIME_DIR/screenrecall/api.sock")
@@ -149,6 +177,8 @@ class Config(_Section):
     watch: WatchConfig = Field(default_factory=WatchConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    ocr: OcrConfig = Field(default_factory=OcrConfig)
+    redaction: RedactionConfig = Field(default_factory=RedactionConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     thumbnails: ThumbnailConfig = Field(default_factory=ThumbnailConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)

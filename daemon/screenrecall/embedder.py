@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from screenrecall.encode.image import ImageEncoder
 from screenrecall.encode.letterbox import letterbox
@@ -24,6 +25,14 @@ FileReader = Callable[[FileJob], Frame]
 SkipHandler = Callable[[str, str], None]  # (file path, reason): a folder file that was not embedded
 # After stop, keep draining for at most this long; files left over are caught up at next start.
 DRAIN_S = 5.0
+
+
+class TextReader(Protocol):
+    """The OCR stage as the embedder sees it: offers that never wait."""
+
+    def offer(self, frame: Frame) -> None: ...
+
+    def offer_file(self, job: FileJob) -> None: ...
 
 
 @dataclass
@@ -54,6 +63,7 @@ class Embedder:
         thumbnail_px: int,
         on_skipped: SkipHandler | None = None,
         on_rejected: Callable[[FileJob], None] | None = None,
+        text_reader: TextReader | None = None,
     ) -> None:
         self._inbox = inbox
         self._writer = writer
@@ -62,6 +72,7 @@ class Embedder:
         self._side = runtime.image_side
         self._on_skipped = on_skipped
         self._on_rejected = on_rejected  # a file that will never be a usable image as it is
+        self._text_reader = text_reader
         self._encoder: ImageEncoder[_Pending] = runtime.image_encoder(self._on_result, self._on_error)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="embedder")
@@ -117,8 +128,13 @@ class Embedder:
         width, height = frame.size
         square = letterbox(frame.pixels, self._side)
         small = replace(frame, pixels=shrink(frame.pixels, self._thumbnail_px))
-        # Full-size pixels are released here; only the 224 square and the thumbnail live on.
         self._encoder.submit(square, _Pending(small, width, height))
+        # Full-size pixels live on only in OCR's small inbox; files are re-read from disk there.
+        if self._text_reader is not None:
+            if isinstance(item, FileJob):
+                self._text_reader.offer_file(item)
+            else:
+                self._text_reader.offer(frame)
 
     def _reject(self, job: FileJob, reason: str) -> None:
         self.stats.files_rejected += 1

@@ -56,6 +56,7 @@ class Record:
     thumbnail: str = ""
     file_key: str = ""  # the Frame's file_key for folder records; empty for screen records
     host: str = ""  # the machine that captured it (several machines may share one store)
+    text: str = ""  # what OCR read on it, redacted (the Chroma document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +81,20 @@ class Embedded:
     width: int  # of the original frame
     height: int
     embedding: Embedding
+
+
+@dataclass(frozen=True, slots=True)
+class TextFound:
+    """What OCR read on a frame (already redacted), on its way to that frame's record."""
+
+    source: Source
+    monitor: int
+    captured_at_ms: int
+    file_key: str
+    text: str
+    redacted_boxes: tuple[tuple[int, int, int, int], ...]  # frame pixels: blur these in the thumbnail
+    frame_size: tuple[int, int]  # width, height
+
+    @property
+    def frame_key(self) -> tuple[str, int, int, str]:
+        return (self.source, self.monitor, self.captured_at_ms, self.file_key)

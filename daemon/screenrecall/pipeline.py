@@ -15,11 +15,12 @@ from screenrecall import paths
 from screenrecall.config import Config
 from screenrecall.embedder import Embedder, SkipHandler
 from screenrecall.encode.runtime import ModelRuntime, load_runtime
-from screenrecall.frames import FileJob, Frame
+from screenrecall.frames import FileJob, Frame, Record
 from screenrecall.housekeeping import Housekeeper
 from screenrecall.images import load_image, pillow_formats
 from screenrecall.inbox import EncodeInbox
 from screenrecall.lock import ProcessLock
+from screenrecall.ocr import OcrStage
 from screenrecall.privacy import PauseSwitch
 from screenrecall.rejects import RejectLedger
 from screenrecall.store import Store
@@ -71,6 +72,7 @@ class Pipeline:
     writer: Writer
     embedder: Embedder
     housekeeper: Housekeeper
+    ocr: OcrStage | None = None
     known_keys: set[str] = field(default_factory=set)
 
     @classmethod
@@ -80,6 +82,7 @@ class Pipeline:
         *,
         on_stored: StoredHandler | None = None,
         on_skipped: SkipHandler | None = None,
+        on_text: Callable[[Record], None] | None = None,
         runtime: ModelRuntime | None = None,
     ) -> Pipeline:
         """Opens model, lock and store in that order; raises ScreenrecallError subclasses on failure."""
@@ -93,7 +96,9 @@ class Pipeline:
             lock.release()
             raise
         thumbnails = ThumbnailStore(
-            paths.ensure_private_dir(paths.data_dir() / "thumbnails"), config.thumbnails.quality
+            paths.ensure_private_dir(paths.data_dir() / "thumbnails"),
+            config.thumbnails.quality,
+            redacted=config.redaction.thumbnails,
         )
         inbox = EncodeInbox(config.capture.max_queue_frames, MAX_FILES_WAITING)
         rejects = reject_ledger()
@@ -105,7 +110,11 @@ class Pipeline:
             flush_interval_s=config.store.flush_interval_s,
             on_stored=on_stored,
             host=config.store.host_name(),
+            on_text=on_text,
+            # Two missed heartbeats and a tick: longer than that, the screen went unwatched.
+            max_gap_s=2 * config.capture.heartbeat_s + config.capture.interval_s,
         )
+        ocr = _ocr_stage(config, writer) if config.ocr.enabled else None
         embedder = Embedder(
             inbox,
             runtime,
@@ -114,29 +123,53 @@ class Pipeline:
             thumbnail_px=config.thumbnails.max_px,
             on_skipped=on_skipped,
             on_rejected=lambda job: rejects.add(job.key),
+            text_reader=ocr,
         )
         housekeeper = Housekeeper(store, thumbnails, config.retention, paths.data_dir())
-        return cls(config, runtime, lock, store, thumbnails, inbox, writer, embedder, housekeeper)
+        return cls(config, runtime, lock, store, thumbnails, inbox, writer, embedder, housekeeper, ocr)
 
     def start(self) -> None:
         self.writer.start()
+        if self.ocr is not None:
+            self.ocr.start()
         self.embedder.start()
 
     def stop(self) -> None:
-        """Drains in order: the embedder empties the inbox and waits for inference, then the writer flushes."""
+        """Drains in order: the embedder empties the inbox and waits for inference, OCR ends its
+        current read, then the writer flushes."""
         self.embedder.stop()
         self.embedder.join()
+        if self.ocr is not None:
+            self.ocr.stop()
+            self.ocr.join()
         self.writer.stop()
         self.writer.join()
         self.store.close()
         self.lock.release()
 
+    def _stages(self) -> list[tuple[str, Embedder | Writer | OcrStage]]:
+        stages: list[tuple[str, Embedder | Writer | OcrStage]] = [("embedder", self.embedder), ("writer", self.writer)]
+        return stages + ([("ocr", self.ocr)] if self.ocr is not None else [])
+
     def dead_stage(self) -> str:
-        for name, stage in (("embedder", self.embedder), ("writer", self.writer)):
-            if not stage.is_alive():
-                return name
-        return ""
+        return next((name for name, stage in self._stages() if not stage.is_alive()), "")
 
     def stalled(self) -> bool:
+        # OCR is left out: one slow read (seconds) of a dense screen is not a wedged pipeline.
         now = time.monotonic()
         return any(now - stage.alive_at > STALL_S for stage in (self.embedder, self.writer))
+
+
+def _ocr_stage(config: Config, writer: Writer) -> OcrStage:
+    from screenrecall.ocr_engine import OcrEngine
+    from screenrecall.redact import Redactor
+
+    redactor = Redactor(config.redaction.kinds) if config.redaction.kinds else None
+    return OcrStage(
+        lambda: OcrEngine(min_score=config.ocr.min_score, threads=config.ocr.threads),
+        writer.put,
+        redactor,
+        file_reader(config),
+        max_waiting=config.ocr.max_waiting_frames,
+        changed_regions_only=config.ocr.changed_regions,
+    )

@@ -48,18 +48,24 @@ def to_metadata(record: Record) -> Metadata:
     }
 
 
-def to_records(ids: Sequence[str], metadatas: Sequence[Metadata] | None, embeddings: Any) -> list[Record]:
+def to_records(
+    ids: Sequence[str],
+    metadatas: Sequence[Metadata] | None,
+    embeddings: Any,
+    documents: Sequence[str | None] | None = None,
+) -> list[Record]:
     """Zips Chroma's columns into Records; embeddings None gives metadata-only records."""
     if metadatas is None:
         raise RuntimeError("Chroma returned records without metadata")
     vectors: Sequence[Any] = [NO_EMBEDDING] * len(ids) if embeddings is None else embeddings
+    texts: Sequence[str | None] = [""] * len(ids) if documents is None else documents
     return [
-        from_metadata(record_id, metadata, vector)
-        for record_id, metadata, vector in zip(ids, metadatas, vectors, strict=True)
+        from_metadata(record_id, metadata, vector, text or "")
+        for record_id, metadata, vector, text in zip(ids, metadatas, vectors, texts, strict=True)
     ]
 
 
-def from_metadata(record_id: str, metadata: Metadata, vector: Any) -> Record:
+def from_metadata(record_id: str, metadata: Metadata, vector: Any, text: str = "") -> Record:
     return Record(
         id=record_id,
         embedding=np.asarray(vector, dtype=np.float32),  # Chroma hands back float64
@@ -74,6 +80,7 @@ def from_metadata(record_id: str, metadata: Metadata, vector: Any) -> Record:
         thumbnail=_str(metadata, "thumbnail"),
         file_key=_str(metadata, "file_key"),
         host=_str(metadata, "host"),
+        text=text,
     )
 
 

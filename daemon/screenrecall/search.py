@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -43,12 +43,18 @@ class Filters:
     host: str | None = None
 
 
+Mode = Literal["hybrid", "visual", "text"]
+MODES: tuple[Mode, ...] = ("hybrid", "visual", "text")
+RRF_K = 60  # reciprocal rank fusion's constant: damps the weight of the very top ranks
+
+
 @dataclass(frozen=True)
 class Query:
     text: str | None = None
     image: Pixels | None = None
     filters: Filters = field(default_factory=Filters)
     limit: int = 10
+    mode: Mode = "hybrid"  # an image query is always visual
 
 
 @dataclass
@@ -60,10 +66,12 @@ class Moment:
     first_seen_ms: int
     last_seen_ms: int
     record_ids: list[str]
+    snippet: str = ""
 
     def to_json(self) -> dict[str, Any]:
         r = self.record
         return {
+            "snippet": self.snippet,
             "id": r.id,
             "score": round(self.score, 6),
             "captured_at": iso(self.first_seen_ms),
@@ -105,12 +113,20 @@ class Searcher:
     def search(self, query: Query) -> list[Moment]:
         if not 1 <= query.limit <= MAX_LIMIT:
             raise QueryError(f"limit must be 1..{MAX_LIMIT}, not {query.limit}")
-        embedding = self.embed(query)
+        if query.mode not in MODES:
+            raise QueryError(f"mode must be one of {', '.join(MODES)}, not {query.mode!r}")
+        mode = "visual" if query.image is not None else query.mode
         where = where_clause(query.filters, self._app_names)
         if where is NOTHING:
             return []
-        hits = self._store.query(embedding, query.limit * OVERFETCH, where)
-        return merge_moments(hits)[: query.limit]
+        depth = query.limit * OVERFETCH
+        visual = merge_moments(self._store.query(self.embed(query), depth, where)) if mode != "text" else []
+        words = terms(query.text or "")
+        textual = text_moments(self._store, words, where, depth) if mode != "visual" else []
+        moments = fuse(visual, textual) if mode == "hybrid" else (visual or textual)
+        for moment in moments:
+            moment.snippet = snippet(moment.record.text, words)
+        return moments[: query.limit]
 
     def embed(self, query: Query) -> Embedding:
         if (query.text is None) == (query.image is None):
@@ -195,3 +211,67 @@ def _same_moment(previous: Record, record: Record, moment: Moment) -> bool:
         return False
     alike = float(np.dot(previous.embedding, record.embedding)) if previous.embedding.size else 0.0
     return alike >= MERGE_COSINE
+
+
+def terms(text: str) -> list[str]:
+    """Quoted phrases stay whole; other words stand alone (one-letter words are dropped)."""
+    phrases = re.findall(r'"([^"]+)"', text)
+    rest = re.sub(r'"[^"]*"', " ", text)
+    words = [word for word in re.findall(r"[\w@.#:/\\-]+", rest) if len(word) > 1]
+    return [phrase.strip() for phrase in phrases if phrase.strip()] + words
+
+
+def pattern(term: str) -> str:
+    """A case-insensitive regex (Rust syntax) for a term; any run of spaces matches any whitespace."""
+    escaped = "".join("\\" + ch if ch in RUST_META else ch for ch in term)
+    return "(?i)" + re.sub(r"\s+", r"\\s+", escaped)
+
+
+RUST_META = set("\\.+*?()|[]{}^$#&-~")
+
+
+def text_moments(store: Store, words: list[str], where: dict[str, Any] | None, depth: int) -> list[Moment]:
+    """Records whose OCR text has every term; if none has all, those with the most terms."""
+    if not words:
+        return []
+    found = store.text_search([pattern(w) for w in words], where, depth)
+    if not found and len(words) > 1:
+        union: dict[str, Record] = {}
+        for word in words:
+            for record in store.text_search([pattern(word)], where, depth):
+                union[record.id] = record
+        found = list(union.values())
+    scored = [(record, _term_score(record.text, words)) for record in found]
+    scored.sort(key=lambda pair: (pair[1], pair[0].last_seen_ms), reverse=True)
+    return [Moment(r, score, r.captured_at_ms, r.last_seen_ms, [r.id]) for r, score in scored[:depth]]
+
+
+def _term_score(text: str, words: list[str]) -> float:
+    """Share of the terms present, a little more for phrases; in 0..1."""
+    lowered = " ".join(text.lower().split())
+    hits = sum(1 + (" " in w) for w in words if " ".join(w.lower().split()) in lowered)
+    return hits / sum(1 + (" " in w) for w in words)
+
+
+def fuse(*rankings: list[Moment]) -> list[Moment]:
+    """Reciprocal rank fusion: each list adds 1 / (RRF_K + rank) to a record's score."""
+    fused: dict[str, Moment] = {}
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, moment in enumerate(ranking, start=1):
+            key = moment.record.id
+            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank)
+            fused.setdefault(key, moment)
+    for key, moment in fused.items():
+        moment.score = scores[key]
+    return sorted(fused.values(), key=lambda m: m.score, reverse=True)
+
+
+def snippet(text: str, words: list[str], width: int = 160) -> str:
+    """The first line of the text that holds a term (else the first line), cut to width."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    lowered = [w.lower() for w in words]
+    chosen = next((line for line in lines if any(w in line.lower() for w in lowered)), lines[0])
+    return chosen if len(chosen) <= width else chosen[: width - 1] + "…"

@@ -17,7 +17,7 @@ import numpy as np
 from chromadb.api.client import Client
 from chromadb.api.collection_configuration import CreateCollectionConfiguration
 from chromadb.api.models.Collection import Collection
-from chromadb.api.types import Include, Metadata, Where
+from chromadb.api.types import Include, Metadata, Where, WhereDocument
 from chromadb.config import Settings
 
 from screenrecall import paths
@@ -34,7 +34,8 @@ COLLECTION = "frames"
 APPS = "apps"
 SPACE: Final = "cosine"
 _META: Include = ["metadatas"]
-_FULL: Include = ["metadatas", "embeddings"]
+_FULL: Include = ["metadatas", "embeddings", "documents"]
+_TEXT: Include = ["metadatas", "documents"]
 _CONFIGURATION: CreateCollectionConfiguration = {"hnsw": {"space": SPACE}}
 
 
@@ -120,6 +121,7 @@ class Store:
                 ids=[record.id for record in batch],
                 embeddings=np.stack([record.embedding for record in batch]).astype(np.float32),
                 metadatas=[to_metadata(record) for record in batch],
+                documents=[record.text for record in batch],
             )
         self._note_apps(record.window.app for record in unique)
 
@@ -128,6 +130,24 @@ class Store:
         if new:
             self._apps.upsert(ids=new, embeddings=np.ones((len(new), 1), dtype=np.float32))
             self._known_apps.update(new)
+
+    def set_text(self, record_id: str, text: str, embedding: Embedding) -> None:
+        """Sets a stored record's OCR text (Chroma wants the embedding along with a new document)."""
+        self._col.update(ids=[record_id], embeddings=embedding.reshape(1, -1), documents=[text])
+
+    def text_search(self, patterns: Sequence[str], where: Mapping[str, Any] | None, limit: int) -> list[Record]:
+        """Records whose text matches every regex (Rust syntax), with the filters; text, no embeddings."""
+        clauses: list[dict[str, str]] = [{"$regex": pattern} for pattern in patterns]
+        if not clauses:
+            return []
+        document = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        result = self._col.get(
+            where=_where(where) if where else None,
+            where_document=cast(WhereDocument, document),
+            limit=limit,
+            include=_TEXT,
+        )
+        return to_records(result["ids"], result["metadatas"], None, result["documents"])
 
     def distinct_apps(self) -> set[str]:
         """Every application class that has a record (may include apps whose records were deleted)."""
@@ -148,7 +168,7 @@ class Store:
 
     def get(self, record_id: str) -> Record | None:
         result = self._col.get(ids=[record_id], include=_FULL)
-        records = to_records(result["ids"], result["metadatas"], result["embeddings"])
+        records = to_records(result["ids"], result["metadatas"], result["embeddings"], result["documents"])
         return records[0] if records else None
 
     def count(self) -> int:
@@ -161,9 +181,9 @@ class Store:
         newest = max(self._scan(where), key=_captured_at, default=None)
         return None if newest is None else self.get(newest.id)
 
-    def records(self, where: Mapping[str, Any] | None = None) -> Iterator[Record]:
-        """Every (matching) record, metadata only, paged."""
-        return self._scan(_where(where) if where else None)
+    def records(self, where: Mapping[str, Any] | None = None, with_text: bool = False) -> Iterator[Record]:
+        """Every (matching) record without its embedding, paged; with its OCR text if asked."""
+        return self._scan(_where(where) if where else None, include=_TEXT if with_text else _META)
 
     def known_file_keys(self) -> set[str]:
         return {record.file_key for record in self._scan({"source": "folder"}) if record.file_key}
@@ -179,9 +199,10 @@ class Store:
             include=[*_FULL, "distances"],
         )
         metadatas, embeddings, distances = result["metadatas"], result["embeddings"], result["distances"]
-        if metadatas is None or embeddings is None or distances is None:
+        documents = result["documents"]
+        if metadatas is None or embeddings is None or distances is None or documents is None:
             raise RuntimeError("Chroma returned a query without the fields asked for")
-        records = to_records(result["ids"][0], metadatas[0], embeddings[0])
+        records = to_records(result["ids"][0], metadatas[0], embeddings[0], documents[0])
         # Chroma's cosine distance is 1 - cosine similarity; it already orders nearest first.
         return [(record, 1.0 - float(dist)) for record, dist in zip(records, distances[0], strict=True)]
 
@@ -246,13 +267,13 @@ class Store:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _scan(self, where: Where | None, page: int = 0) -> Iterator[Record]:
+    def _scan(self, where: Where | None, page: int = 0, include: Include = _META) -> Iterator[Record]:
         """Every matching record's metadata, a page at a time, so memory stays flat as the store grows."""
         page = min(page, self.max_batch) if page > 0 else self.max_batch
         offset = 0
         while True:
-            result = self._col.get(where=where, limit=page, offset=offset, include=_META)
-            yield from to_records(result["ids"], result["metadatas"], None)
+            result = self._col.get(where=where, limit=page, offset=offset, include=include)
+            yield from to_records(result["ids"], result["metadatas"], None, result["documents"])
             if len(result["ids"]) < page:
                 return
             offset += page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from PIL import Image
 
 from screenrecall import paths
 from screenrecall.frames import Pixels
+
+Box = tuple[int, int, int, int]
 
 logger = logging.getLogger(__name__)
 
@@ -29,38 +32,79 @@ def shrink(pixels: Pixels, max_px: int) -> Pixels:
 class ThumbnailStore:
     """Writes thumbnails under one private directory: dirs 0700, files 0600."""
 
-    def __init__(self, root: Path, quality: int) -> None:
+    def __init__(self, root: Path, quality: int, redacted: str = "mask") -> None:
         self.root = root
         self._quality = quality
+        self._redacted = redacted  # "mask": flat-fill redacted regions; "drop": delete the thumbnail
 
     def write(self, record_id: str, pixels: Pixels) -> str:
         """Saves the picture; returns its path, or "" when it could not be written (logged)."""
-        folder = paths.ensure_private_dir(self.root / record_id[:2])
-        target = folder / f"{record_id}.webp"
-        partial = folder / f".{record_id}.webp.part"
+        try:
+            target = paths.ensure_private_dir(self.root / record_id[:2]) / f"{record_id}.webp"
+            self._save(target, pixels)
+        except OSError as exc:
+            logger.warning("thumbnail not written (%s); the record is kept without one", exc.strerror or exc)
+            return ""
+        return str(target)
+
+    def _save(self, target: Path, pixels: Pixels) -> None:
+        partial = target.with_name(f".{target.name}.part")
         try:
             # Create 0600 before any byte is written, then rename: never a readable or torn file.
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 Image.fromarray(pixels).save(handle, format="WEBP", quality=self._quality, method=2)
             partial.replace(target)
-        except OSError as exc:
-            logger.warning("thumbnail not written (%s); the record is kept without one", exc.strerror or exc)
+        except OSError:
             partial.unlink(missing_ok=True)
-            return ""
-        return str(target)
+            raise
+
+    def hide(self, path: str, boxes: Sequence[Box], frame_size: tuple[int, int]) -> None:
+        """Hides redacted regions (boxes in frame pixels): masks them in place, or drops the thumbnail."""
+        target = Path(path)
+        if not self._inside(target):
+            return
+        if self._redacted == "drop":
+            target.unlink(missing_ok=True)
+            return
+        try:
+            with Image.open(target) as opened:
+                image = opened.convert("RGB")
+            scale_x, scale_y = image.width / frame_size[0], image.height / frame_size[1]
+            for x0, y0, x1, y1 in boxes:
+                region = (
+                    max(0, int(x0 * scale_x) - 2),
+                    max(0, int(y0 * scale_y) - 2),
+                    min(image.width, int(x1 * scale_x + 0.999) + 2),
+                    min(image.height, int(y1 * scale_y + 0.999) + 2),
+                )
+                if region[2] > region[0] and region[3] > region[1]:
+                    # A flat fill, not a blur: a blurred secret can sometimes be read back.
+                    image.paste(image.crop(region).resize((1, 1)).resize(_size(region)), region[:2])
+            self._save(target, np.asarray(image))
+        except OSError as exc:
+            logger.warning("could not mask a thumbnail (%s); removing it instead", exc)
+            target.unlink(missing_ok=True)
 
     def remove(self, path: str) -> None:
         if not path:
             return
         target = Path(path)
-        # Only ever delete inside our own directory, whatever a record's metadata says.
+        if self._inside(target):
+            target.unlink(missing_ok=True)
+
+    def _inside(self, target: Path) -> bool:
+        # Only ever touch files inside our own directory, whatever a record's metadata says.
         if target.resolve().parent.parent != self.root.resolve():
-            logger.warning("refusing to delete a thumbnail outside %s", self.root)
-            return
-        target.unlink(missing_ok=True)
+            logger.warning("refusing to touch a thumbnail outside %s", self.root)
+            return False
+        return True
 
     def disk_bytes(self) -> int:
         if not self.root.exists():
             return 0
         return sum(entry.stat().st_blocks * 512 for entry in self.root.rglob("*") if entry.is_file())
+
+
+def _size(region: Box) -> tuple[int, int]:
+    return region[2] - region[0], region[3] - region[1]

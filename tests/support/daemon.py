@@ -25,6 +25,8 @@ FAST_CONFIG = {
     # screens close together, so only near-exact repeats may count as the same moment here.
     "dedup": {"cosine": 0.9999},
     "model": {"cache": False},
+    # OCR costs seconds of CPU per changed frame; the tests that are about OCR turn it on.
+    "ocr": {"enabled": False},
 }
 
 
@@ -122,4 +124,4 @@ class Daemon:
 def stored_records(store_dir: Path) -> list[Record]:
     """Every record, read with our own Store (the daemon must be stopped: one owner at a time)."""
     with Store.open(store_dir) as store:
-        return list(store.records())
+        return list(store.records(with_text=True))

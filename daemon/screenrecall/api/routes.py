@@ -19,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from screenrecall.api.stream import Broadcaster
 from screenrecall.errors import ScreenrecallError
 from screenrecall.privacy import PauseSwitch
-from screenrecall.search import Filters, Query, QueryError, Searcher
+from screenrecall.search import MODES, Filters, Query, QueryError, Searcher
 from screenrecall.status import Status
 from screenrecall.store import Store
 
@@ -143,7 +143,7 @@ FILTER_TYPES: dict[str, type | tuple[type, ...]] = {
 
 def query_from_body(body: dict[str, Any], max_pixels: int) -> Query:
     """A search request body (see openapi.json) as a Query; QueryError says what is wrong."""
-    unknown = set(body) - {"text", "image_b64", "limit", *FILTER_TYPES}
+    unknown = set(body) - {"text", "image_b64", "limit", "mode", *FILTER_TYPES}
     if unknown:
         raise QueryError(f"unknown field(s): {', '.join(sorted(unknown))}")
     for key, kind in FILTER_TYPES.items():
@@ -158,8 +158,11 @@ def query_from_body(body: dict[str, Any], max_pixels: int) -> Query:
     if text is not None and not isinstance(text, str):
         raise QueryError("text must be a string")
     image = _decode_image(body["image_b64"], max_pixels) if body.get("image_b64") is not None else None
+    mode = body.get("mode", "hybrid")
+    if mode not in MODES:
+        raise QueryError(f"mode must be one of {', '.join(MODES)}")
     filters = Filters(**{key: body.get(key) for key in FILTER_TYPES})
-    return Query(text=text, image=image, filters=filters, limit=limit)
+    return Query(text=text, image=image, filters=filters, limit=limit, mode=mode)
 
 
 def _decode_image(encoded: Any, max_pixels: int) -> np.typing.NDArray[np.uint8]:
@@ -180,30 +183,39 @@ def _record_json(record: Any) -> dict[str, Any]:
 
     moment = Moment(record, 1.0, record.captured_at_ms, record.last_seen_ms, [record.id])
     data = moment.to_json()
-    data.pop("score")
-    data.pop("record_ids")
+    for key in ("score", "record_ids", "snippet"):
+        data.pop(key)
+    data["text"] = record.text
     data["width"], data["height"] = record.width, record.height
     return data
 
 
 async def _websocket(request: web.Request, broadcaster: Broadcaster, embeddings: bool) -> web.WebSocketResponse:
-    socket = web.WebSocketResponse(heartbeat=30)
+    # timeout: how long a close waits for the client's answering close frame (aiohttp's 10 s
+    # would hold up the daemon's shutdown behind a client that is not reading).
+    socket = web.WebSocketResponse(heartbeat=30, timeout=2)
     await socket.prepare(request)
     subscription = broadcaster.subscribe(embeddings)
+    # One pending read of each side at a time: the next event, and whatever the client sends
+    # (a close frame is how we learn it left).
     reader = asyncio.ensure_future(socket.receive())
+    getter = asyncio.ensure_future(subscription.queue.get())
     try:
         while not socket.closed:
-            getter = asyncio.ensure_future(subscription.queue.get())
             done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
             if reader in done:
-                getter.cancel()
                 if reader.result().type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR):
                     break
                 reader = asyncio.ensure_future(socket.receive())
-                continue
-            await socket.send_json(getter.result())
+            if getter in done:
+                event = getter.result()
+                if event is None:
+                    break  # the API is stopping
+                await socket.send_json(event)
+                getter = asyncio.ensure_future(subscription.queue.get())
     finally:
         reader.cancel()
+        getter.cancel()
         broadcaster.unsubscribe(subscription)
         await socket.close()
     return socket
@@ -221,6 +233,8 @@ async def _server_sent_events(request: web.Request, broadcaster: Broadcaster, em
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")  # also detects a gone client
                 continue
+            if event is None:
+                break  # the API is stopping
             await response.write(f"data: {json.dumps(event)}\n\n".encode())
     except ConnectionResetError:
         pass  # the subscriber went away

@@ -79,7 +79,8 @@ class ApiServer:
     async def _listen(self) -> None:
         app = web.Application(middlewares=[self._guard], client_max_size=int(self._config.max_upload_mb * 2**20))
         app.add_routes(routes(self._services))
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        # handler_cancellation: a stream whose client hung up ends at once, not at its next keep-alive.
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         paths.ensure_private_dir(self.socket_path.parent)
         self.socket_path.unlink(missing_ok=True)  # a stale socket of a daemon that died (we hold the store lock)
@@ -97,6 +98,7 @@ class ApiServer:
         logger.info("API on %s", self.socket_path)
 
     async def _shutdown(self) -> None:
+        self._services.broadcaster.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
         await self._loop.shutdown_default_executor()

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(eq=False)
 class Subscription:
-    queue: asyncio.Queue[dict[str, Any]]
+    queue: asyncio.Queue[dict[str, Any] | None]  # None: the API is stopping
     embeddings: bool
     missed: int = 0
 
@@ -44,7 +44,13 @@ class Broadcaster:
 
     def publish(self, record: Record, is_new: bool) -> None:
         """Any thread. Builds the event and hands it to the API loop; returns at once."""
-        event = self._event(record, is_new)
+        self._send(self._event(record, "record" if is_new else "extended"), record)
+
+    def publish_text(self, record: Record) -> None:
+        """A stored record got its OCR text (it came after the record itself)."""
+        self._send(self._event(record, "text", novelty=False), record)
+
+    def _send(self, event: dict[str, Any], record: Record) -> None:
         self.published += 1
         loop = self._loop
         if loop is None or loop.is_closed():
@@ -53,17 +59,19 @@ class Broadcaster:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self._fan_out, event, record.embedding)
 
-    def _event(self, record: Record, is_new: bool) -> dict[str, Any]:
+    def _novelty(self, record: Record) -> float:
         key = (record.host, record.monitor)
         with self._lock:
             previous = self._previous.get(key)
             if record.embedding.size:
                 self._previous[key] = record.embedding
-        novelty = 1.0
         if previous is not None and record.embedding.size and previous.size == record.embedding.size:
-            novelty = max(0.0, 1.0 - float(np.dot(previous, record.embedding)))
+            return max(0.0, 1.0 - float(np.dot(previous, record.embedding)))
+        return 1.0
+
+    def _event(self, record: Record, kind: str, novelty: bool = True) -> dict[str, Any]:
         return {
-            "type": "record" if is_new else "extended",
+            "type": kind,
             "id": record.id,
             "time": iso(record.captured_at_ms),
             "time_ms": record.captured_at_ms,
@@ -74,7 +82,8 @@ class Broadcaster:
             "app": record.window.app,
             "path": record.path,
             "host": record.host,
-            "novelty": round(novelty, 6),
+            "novelty": round(self._novelty(record), 6) if novelty else 0.0,
+            "text": record.text,
         }
 
     def subscribe(self, embeddings: bool) -> Subscription:
@@ -82,6 +91,13 @@ class Broadcaster:
         subscription = Subscription(asyncio.Queue(self.buffer), embeddings)
         self._subscribers.add(subscription)
         return subscription
+
+    def close_all(self) -> None:
+        """On the API loop, at shutdown: every stream handler gets None and ends at once."""
+        for subscription in list(self._subscribers):
+            if subscription.queue.full():
+                subscription.queue.get_nowait()
+            subscription.queue.put_nowait(None)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)

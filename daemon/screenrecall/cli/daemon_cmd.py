@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shutil
 import signal
@@ -101,8 +102,12 @@ def _ingest(args: argparse.Namespace, config: Config) -> int:
             "or stop it first: systemctl --user stop screenrecall"
         )
     jobs = collect_jobs(args.paths, config.watch.extensions)
-    with tqdm(total=len(jobs), desc="ingest", unit="file") as bar:
-        result = ingest(config, jobs, progress=bar.update)
+    with contextlib.ExitStack() as bars:
+        images = bars.enter_context(tqdm(total=len(jobs), desc="images", unit="file"))
+        text = None
+        if config.ocr.enabled:
+            text = bars.enter_context(tqdm(desc="text  ", unit="file"))  # only usable, new files
+        result = ingest(config, jobs, progress=images.update, text_progress=text.update if text is not None else None)
     print(f"{result.stored} stored, {result.already_known} already stored, {result.rejected} skipped (not usable)")
     return 0
 

@@ -29,6 +29,12 @@ def register(commands: Any) -> None:
     search.add_argument("--source", choices=["screen", "folder"])
     search.add_argument("--host", help="machine name (shared stores)")
     search.add_argument("--limit", type=int, default=10, help="most results (1-200, default 10)")
+    search.add_argument(
+        "--mode",
+        choices=["hybrid", "visual", "text"],
+        default="hybrid",
+        help="hybrid (default): look and words fused; visual: CLIP only; text: OCR words only",
+    )
     search.add_argument("--json", action="store_true", help="a JSON array instead of a table")
     search.set_defaults(handler=_search)
 
@@ -63,7 +69,7 @@ def _search(args: argparse.Namespace, config: Config) -> int:
 def _search_body(args: argparse.Namespace) -> dict[str, Any]:
     if (args.query is None) == (args.image is None):
         raise ScreenrecallError("give a query text or --image PATH (one of them)")
-    body: dict[str, Any] = {"limit": args.limit}
+    body: dict[str, Any] = {"limit": args.limit, "mode": args.mode}
     if args.query is not None:
         body["text"] = args.query
     else:
@@ -107,6 +113,8 @@ def _table(results: list[dict[str, Any]]) -> str:
         where = item["path"] or item["thumbnail"] or item["id"]
         stamp = f"{when} ({ago(item['captured_at_ms'], now)})"
         lines.append(f"{stamp:<28} {item['score']:>6.3f}  {window[:40]:<40} {where}")
+        if item.get("snippet"):
+            lines.append(f"{'':<36}“{item['snippet']}”")
     return "\n".join(lines)
 
 

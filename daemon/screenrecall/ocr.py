@@ -1,0 +1,185 @@
+"""Side stage: reads the text of kept frames (only where they changed), redacts it, hands it to the writer.
+
+Lower priority than the CLIP path and never in its way: frames are offered without waiting, the
+inbox keeps only the newest few (the oldest dropped, counted), and the thread runs at nice 19.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from screenrecall.frames import FileJob, Frame, Pixels, TextFound
+from screenrecall.ocr_engine import Line, OcrEngine
+from screenrecall.regions import area_fraction, carried_over, changed_regions, read_regions
+
+if TYPE_CHECKING:
+    from screenrecall.redact import Redactor
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class OcrStats:
+    read: int = 0
+    dropped: int = 0
+    failed: int = 0
+    redactions: int = 0
+    seconds: float = 0.0
+    area_read: float = 0.0  # sum over frames of the share of the frame actually read
+
+
+@dataclass
+class _Previous:
+    pixels: Pixels
+    lines: list[Line]  # unredacted: only ever in memory, needed to carry unchanged text over
+
+
+class OcrStage:
+    def __init__(
+        self,
+        engine_factory: Callable[[], OcrEngine],
+        deliver: Callable[[TextFound], None],
+        redactor: Redactor | None,
+        read_file: Callable[[FileJob], Frame],
+        *,
+        max_waiting: int = 2,
+        changed_regions_only: bool = True,
+    ) -> None:
+        self._engine_factory = engine_factory
+        self._deliver = deliver
+        self._read_file = read_file
+        # Files wait as paths (cheap, never dropped: a file's words must become searchable); live
+        # frames as pixels, only the newest few.
+        self._files: deque[FileJob] = deque()
+        self._redactor = redactor
+        self._changed_only = changed_regions_only
+        self._waiting: deque[Frame] = deque()
+        self._max_waiting = max_waiting
+        self._condition = threading.Condition()
+        self._stopping = False
+        self._busy = False
+        self._previous: dict[tuple[str, int], _Previous] = {}
+        self._thread = threading.Thread(target=self._run, name="ocr")
+        self.stats = OcrStats()
+        self.alive_at = time.monotonic()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def offer(self, frame: Frame) -> None:
+        """Any thread; never waits. Drops the oldest waiting frame when full (OCR is best effort)."""
+        with self._condition:
+            if self._stopping:
+                return
+            if len(self._waiting) >= self._max_waiting:
+                self._waiting.popleft()
+                self.stats.dropped += 1
+            self._waiting.append(frame)
+            self._condition.notify()
+
+    def offer_file(self, job: FileJob) -> None:
+        """Any thread; never waits. The file is read again from disk when OCR gets to it."""
+        with self._condition:
+            if not self._stopping:
+                self._files.append(job)
+                self._condition.notify()
+
+    def idle(self) -> bool:
+        """Nothing waiting and nothing being read (ingest waits for this before it stops)."""
+        with self._condition:
+            return not self._waiting and not self._files and not self._busy
+
+    def stop(self) -> None:
+        """Ends after the frame being read; what still waits is dropped (CLIP records stand, and
+        files not read yet are read again only by a re-ingest)."""
+        with self._condition:
+            self._stopping = True
+            self._waiting.clear()
+            self._files.clear()
+            self._condition.notify()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting) + len(self._files)
+
+    def _next(self) -> Frame | FileJob | None:
+        with self._condition:
+            self._busy = False
+            while not self._waiting and not self._files and not self._stopping:
+                self._condition.wait(0.5)
+                self.alive_at = time.monotonic()
+            if self._stopping:
+                return None
+            self._busy = True
+            # Live frames first: they are dropped if they wait; files keep.
+            return self._waiting.popleft() if self._waiting else self._files.popleft()
+
+    def _run(self) -> None:
+        _lower_priority()
+        engine = self._engine_factory()
+        while (item := self._next()) is not None:
+            self.alive_at = time.monotonic()
+            started = time.perf_counter()
+            try:
+                frame = self._read_file(item) if isinstance(item, FileJob) else item
+                lines = self._read(engine, frame)
+                self._deliver(self._found(frame, lines))
+            except Exception:  # one unreadable frame must not end OCR for the session
+                self.stats.failed += 1
+                logger.exception("OCR failed on a %s", "file" if isinstance(item, FileJob) else "frame")
+                continue
+            self.stats.read += 1
+            self.stats.seconds += time.perf_counter() - started
+
+    def _read(self, engine: OcrEngine, frame: Frame) -> list[Line]:
+        key = (frame.source, frame.monitor)
+        previous = self._previous.get(key) if frame.source == "screen" and self._changed_only else None
+        regions = changed_regions(previous.pixels, frame.pixels, previous.lines) if previous else None
+        height, width = frame.pixels.shape[:2]
+        if previous is None or regions is None:
+            lines = engine.read(frame.pixels)
+            self.stats.area_read += 1.0
+        else:
+            lines = carried_over(previous.lines, regions) + read_regions(engine.read, frame.pixels, regions)
+            lines.sort(key=lambda line: (line.box[1] // 8, line.box[0]))
+            self.stats.area_read += area_fraction(regions, width, height)
+        if frame.source == "screen":
+            self._previous[key] = _Previous(frame.pixels, lines)
+        return lines
+
+    def _found(self, frame: Frame, lines: list[Line]) -> TextFound:
+        boxes: tuple[tuple[int, int, int, int], ...] = ()
+        if self._redactor is not None:
+            lines, redactions = self._redactor.redact(lines)
+            boxes = tuple(r.box for r in redactions)
+            self.stats.redactions += len(redactions)
+        return TextFound(
+            source=frame.source,
+            monitor=frame.monitor,
+            captured_at_ms=frame.captured_at_ms,
+            file_key=frame.file_key,
+            text="\n".join(line.text for line in lines),
+            redacted_boxes=boxes,
+            frame_size=frame.size,
+        )
+
+
+def _lower_priority() -> None:
+    # Linux threads have their own nice value: OCR yields the CPU to capture and the CLIP path.
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (OSError, AttributeError):
+        logger.debug("could not lower the OCR thread's priority")
