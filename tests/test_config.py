@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from screenrecall.config import Config, ConfigError, documented_defaults, load, to_toml, validate
+from screenrecall.config import Config, ConfigError, load, validate
+from screenrecall.config_toml import documented_defaults, to_toml
 from tests.conftest import REPO, run_cli
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from screenrecall.search import (
     MAX_LIMIT,
     MERGE_GAP_MS,
     Filters,
+    Moment,
     Query,
     QueryError,
     Searcher,
@@ -43,10 +45,11 @@ def looks(runtime: ModelRuntime) -> dict[str, Embedding]:
     images = {name: solid(name) for name in COLOURS} | {"red~": solid("red", mark=3)}
     encoder = runtime.image_encoder(_ignore, _ignore)
     results = encoder.encode_batch([letterbox(pixels, runtime.image_side) for pixels in images.values()])
-    embeddings = dict(zip(images, results, strict=True))
-    for name, embedding in embeddings.items():
-        assert isinstance(embedding, np.ndarray), f"{name}: {embedding}"
-    return embeddings  # type: ignore[return-value]
+    embeddings: dict[str, Embedding] = {}
+    for name, result in zip(images, results, strict=True):
+        assert isinstance(result, np.ndarray), f"{name}: {result}"
+        embeddings[name] = result
+    return embeddings
 
 
 def _ignore(*_: object) -> None:
@@ -93,12 +96,12 @@ def record(
     )
 
 
-def ids(moments: list[object]) -> set[str]:
-    return {m.record.id for m in moments}  # type: ignore[attr-defined]
+def ids(moments: Sequence[Moment]) -> set[str]:
+    return {m.record.id for m in moments}
 
 
-def by_image(colour: str, **filters: object) -> Query:
-    return Query(image=solid(colour), filters=Filters(**filters), limit=20)  # type: ignore[arg-type]
+def by_image(colour: str, **filters: Any) -> Query:
+    return Query(image=solid(colour), filters=Filters(**filters), limit=20)
 
 
 # --- queries ---------------------------------------------------------------------------------

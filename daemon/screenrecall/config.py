@@ -127,6 +127,22 @@ class RedactionConfig(_Section):
         return value
 
 
+class TilesConfig(_Section):
+    grid: int = Field(
+        0,
+        ge=0,
+        le=4,
+        description="Also embed each frame as grid x grid tiles (2 = 2x2, 5 inferences a frame); 0 = off",
+    )
+
+    @field_validator("grid")
+    @classmethod
+    def _not_one(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("a 1x1 grid is the whole frame: use 0 (off) or 2..4")
+        return value
+
+
 class ApiConfig(_Section):
     enabled: bool = Field(True, description="Serve the local API (search, status, stream) while the daemon runs")
     socket: str = Field("", description="Unix socket path; empty = $XDG_RUNTIME_DIR/screenrecall/api.sock")
@@ -177,6 +193,7 @@ class Config(_Section):
     watch: WatchConfig = Field(default_factory=WatchConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    tiles: TilesConfig = Field(default_factory=TilesConfig)
     ocr: OcrConfig = Field(default_factory=OcrConfig)
     redaction: RedactionConfig = Field(default_factory=RedactionConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
@@ -261,53 +278,3 @@ def _describe(exc: ValidationError) -> str:
         else:
             lines.append(f"{key} = {error['input']!r}: {error['msg']}")
     return "invalid config:\n  " + "\n  ".join(lines)
-
-
-def to_toml(config: Config) -> str:
-    """The effective config as TOML (what `config show` prints)."""
-    chunks = []
-    for section, values in config.model_dump().items():
-        body = "\n".join(f"{key} = {_toml_value(value)}" for key, value in values.items())
-        chunks.append(f"[{section}]\n{body}\n")
-    return "\n".join(chunks)
-
-
-HEADER = """\
-# screenrecall configuration: every key, with its default.
-# Put what you change in $XDG_CONFIG_HOME/screenrecall/config.toml (usually ~/.config/screenrecall/),
-# pass --config PATH, or set SCREENRECALL_<SECTION>__<KEY> (e.g. SCREENRECALL_MODEL__DEVICE=CPU).
-# Unknown keys and out-of-range values stop the daemon at start-up, naming the key.
-# Check a file with: screenrecall --config FILE config check
-"""
-
-
-def documented_defaults() -> str:
-    """config/default.toml: every key, its description and bounds, and its default value."""
-    defaults = Config()
-    chunks = [HEADER]
-    for section in Config.model_fields:
-        values = getattr(defaults, section)
-        lines = [f"[{section}]"]
-        for key, info in type(values).model_fields.items():
-            lines.append(f"# {info.description}{_bounds(info.metadata)}")
-            lines.append(f"{key} = {_toml_value(getattr(values, key))}")
-        chunks.append("\n".join(lines) + "\n")
-    return "\n".join(chunks)
-
-
-def _bounds(metadata: list[Any]) -> str:
-    symbols = (("ge", ">="), ("le", "<="), ("gt", ">"), ("lt", "<"), ("min_length", "min length"))
-    found = [f"{sym} {getattr(m, attr)}" for m in metadata for attr, sym in symbols if hasattr(m, attr)]
-    return f" ({', '.join(found)})" if found else ""
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    raise TypeError(f"no TOML form for {type(value).__name__}")

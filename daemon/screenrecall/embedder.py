@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from screenrecall.encode.image import ImageEncoder
+from screenrecall.encode.image import EncodeError, ImageEncoder
 from screenrecall.encode.letterbox import letterbox
 from screenrecall.encode.runtime import ModelRuntime
 from screenrecall.frames import Embedded, Embedding, FileJob, Frame
 from screenrecall.images import BadImage
 from screenrecall.inbox import EncodeInbox
 from screenrecall.thumbnails import shrink
+from screenrecall.tiles import Gathering, tile_views
 from screenrecall.writer import Writer
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class _Pending:
     frame: Frame  # pixels already shrunk to thumbnail size
     width: int
     height: int
+    gathering: Gathering | None = None  # with tiles: collects the frame's parts
+    part: int = 0  # 0: the whole frame; 1..: a tile
 
 
 class Embedder:
@@ -64,6 +67,7 @@ class Embedder:
         on_skipped: SkipHandler | None = None,
         on_rejected: Callable[[FileJob], None] | None = None,
         text_reader: TextReader | None = None,
+        tile_grid: int = 0,
     ) -> None:
         self._inbox = inbox
         self._writer = writer
@@ -73,6 +77,7 @@ class Embedder:
         self._on_skipped = on_skipped
         self._on_rejected = on_rejected  # a file that will never be a usable image as it is
         self._text_reader = text_reader
+        self._tile_grid = tile_grid  # 0: whole frames only; 2: also a 2x2 grid of tiles
         self._encoder: ImageEncoder[_Pending] = runtime.image_encoder(self._on_result, self._on_error)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="embedder")
@@ -128,7 +133,14 @@ class Embedder:
         width, height = frame.size
         square = letterbox(frame.pixels, self._side)
         small = replace(frame, pixels=shrink(frame.pixels, self._thumbnail_px))
-        self._encoder.submit(square, _Pending(small, width, height))
+        if self._tile_grid < 2:
+            self._encoder.submit(square, _Pending(small, width, height))
+        else:
+            tiles = tile_views(frame.pixels, self._tile_grid)
+            gathering = Gathering(1 + len(tiles))
+            self._encoder.submit(square, _Pending(small, width, height, gathering, 0))
+            for part, tile in enumerate(tiles, start=1):
+                self._encoder.submit(letterbox(tile, self._side), _Pending(small, width, height, gathering, part))
         # Full-size pixels live on only in OCR's small inbox; files are re-read from disk there.
         if self._text_reader is not None:
             if isinstance(item, FileJob):
@@ -157,11 +169,32 @@ class Embedder:
 
     def _on_result(self, pending: _Pending, embedding: Embedding) -> None:
         # OpenVINO's thread: short, and never raises (the encoder catches and routes to _on_error).
+        gathering = pending.gathering
+        if gathering is None:
+            self._deliver(pending, embedding, ())
+        elif gathering.add(pending.part, embedding):
+            self._complete(pending, gathering)
+
+    def _complete(self, pending: _Pending, gathering: Gathering) -> None:
+        whole = gathering.whole
+        if whole is None:
+            self._failed(pending, EncodeError("the whole frame could not be embedded"))
+        else:
+            self._deliver(pending, whole, gathering.tiles)
+
+    def _deliver(self, pending: _Pending, embedding: Embedding, tiles: tuple[Embedding, ...]) -> None:
         self.stats.encoded += 1
         self.stats.last_frame_ms = pending.frame.captured_at_ms
-        self._writer.put(Embedded(pending.frame, pending.width, pending.height, embedding))
+        self._writer.put(Embedded(pending.frame, pending.width, pending.height, embedding, tiles))
 
     def _on_error(self, pending: _Pending, exc: Exception) -> None:
+        gathering = pending.gathering
+        if gathering is None:
+            self._failed(pending, exc)
+        elif gathering.add(pending.part, None):
+            self._complete(pending, gathering)
+
+    def _failed(self, pending: _Pending, exc: Exception) -> None:
         self.stats.encode_errors += 1
         logger.warning("a %s frame could not be embedded: %s", pending.frame.source, exc)
         if pending.frame.source == "folder":

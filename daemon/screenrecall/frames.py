@@ -57,6 +57,7 @@ class Record:
     file_key: str = ""  # the Frame's file_key for folder records; empty for screen records
     host: str = ""  # the machine that captured it (several machines may share one store)
     text: str = ""  # what OCR read on it, redacted (the Chroma document)
+    tiles: tuple[Embedding, ...] = ()  # its grid tiles' embeddings (kept in the store's tiles collection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class Embedded:
     width: int  # of the original frame
     height: int
     embedding: Embedding
+    tiles: tuple[Embedding, ...] = ()  # grid tiles' embeddings, row by row, when tiles are on
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,7 @@ class Pipeline:
             on_skipped=on_skipped,
             on_rejected=lambda job: rejects.add(job.key),
             text_reader=ocr,
+            tile_grid=config.tiles.grid,
         )
         housekeeper = Housekeeper(store, thumbnails, config.retention, paths.data_dir())
         return cls(config, runtime, lock, store, thumbnails, inbox, writer, embedder, housekeeper, ocr)

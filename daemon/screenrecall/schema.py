@@ -26,6 +26,10 @@ def record_id_for_screen(monitor: int, captured_at_ms: int, host: str = "") -> s
     return _short_hash(f"{prefix}{monitor}\0{captured_at_ms}")
 
 
+def tile_id(frame_id: str, index: int) -> str:
+    return f"{frame_id}:t{index}"
+
+
 def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:ID_HEX_CHARS]
 

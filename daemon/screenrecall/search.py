@@ -27,6 +27,7 @@ OVERFETCH = 4
 MERGE_COSINE = 0.95
 MERGE_GAP_MS = 5 * 60 * 1000
 APPS_REFRESH_S = 60.0
+TILE_FANOUT = 4  # tiles fetched per frame asked for (a 2x2 grid has 4 per frame)
 
 
 class QueryError(ScreenrecallError):
@@ -120,13 +121,28 @@ class Searcher:
         if where is NOTHING:
             return []
         depth = query.limit * OVERFETCH
-        visual = merge_moments(self._store.query(self.embed(query), depth, where)) if mode != "text" else []
+        visual = self._visual(self.embed(query), depth, where) if mode != "text" else []
         words = terms(query.text or "")
         textual = text_moments(self._store, words, where, depth) if mode != "visual" else []
         moments = fuse(visual, textual) if mode == "hybrid" else (visual or textual)
         for moment in moments:
             moment.snippet = snippet(moment.record.text, words)
         return moments[: query.limit]
+
+    def _visual(self, embedding: Embedding, depth: int, where: dict[str, Any] | None) -> list[Moment]:
+        """CLIP ranking; with tiles, a frame scores its best of whole frame and tiles."""
+        hits = self._store.query(embedding, depth, where)
+        best_tiles = self._store.tiles.query(embedding, depth * TILE_FANOUT, where)
+        if best_tiles:
+            scores = {record.id: score for record, score in hits}
+            records = {record.id: record for record, _ in hits}
+            for record in self._store.get_many([i for i in best_tiles if i not in records]):
+                records[record.id] = record
+            for frame_id, score in best_tiles.items():
+                if frame_id in records:
+                    scores[frame_id] = max(scores.get(frame_id, -1.0), score)
+            hits = [(records[i], scores[i]) for i in scores]
+        return merge_moments(hits)
 
     def embed(self, query: Query) -> Embedding:
         if (query.text is None) == (query.image is None):

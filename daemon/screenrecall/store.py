@@ -23,15 +23,14 @@ from chromadb.config import Settings
 from screenrecall import paths
 from screenrecall.errors import ScreenrecallError
 from screenrecall.frames import Embedding, Record
-from screenrecall.schema import (
-    to_metadata,
-    to_records,
-)
+from screenrecall.schema import to_metadata, to_records
+from screenrecall.tile_index import TileIndex
 
 logger = logging.getLogger(__name__)
 
 COLLECTION = "frames"
 APPS = "apps"
+TILES = "tiles"  # embeddings of frames' grid tiles, linked by frame_id (see tile_index.py)
 SPACE: Final = "cosine"
 _META: Include = ["metadatas"]
 _FULL: Include = ["metadatas", "embeddings", "documents"]
@@ -78,26 +77,26 @@ class StoreError(ScreenrecallError):
 class Store:
     """One process's handle on the store dir; callers hold the ProcessLock, Chroma must have one owner."""
 
-    def __init__(self, path: Path, client: Client, collection: Collection, apps: Collection, url: str = "") -> None:
+    def __init__(self, path: Path, client: Client, url: str = "") -> None:
         self.path = path
         self.url = url
         self._client = client
-        self._collection: Collection | None = collection
-        self._apps = apps
-        self._known_apps: set[str] = set()
         self.max_batch = client.get_max_batch_size()
+        # embedding_function=None: we pass embeddings; the default would download an ONNX model.
+        frames = client.get_or_create_collection(COLLECTION, embedding_function=None, configuration=_CONFIGURATION)
+        _check_space(frames, path)
+        self._collection: Collection | None = frames
+        # The few distinct app names, kept apart so an --app regex resolves without a full scan.
+        self._apps = client.get_or_create_collection(APPS, embedding_function=None)
+        self._known_apps: set[str] = set()
+        tiles = client.get_or_create_collection(TILES, embedding_function=None, configuration=_CONFIGURATION)
+        self.tiles = TileIndex(tiles, self.max_batch)
 
     @classmethod
     def open(cls, path: Path, url: str = "") -> Store:
         if not url:
             paths.ensure_private_dir(path)
-        client = _open_client(path, url)
-        # embedding_function=None: we pass embeddings; the default would download an ONNX model.
-        collection = client.get_or_create_collection(COLLECTION, embedding_function=None, configuration=_CONFIGURATION)
-        _check_space(collection, path)
-        # The few distinct app names, kept apart so an --app regex resolves without a full scan.
-        apps = client.get_or_create_collection(APPS, embedding_function=None)
-        store = cls(path, client, collection, apps, url)
+        store = cls(path, _open_client(path, url), url)
         logger.info("store %s open: %d records, max batch %d", url or path, store.count(), store.max_batch)
         return store
 
@@ -124,6 +123,13 @@ class Store:
                 documents=[record.text for record in batch],
             )
         self._note_apps(record.window.app for record in unique)
+        self.tiles.add([record for record in unique if record.tiles])
+
+    def get_many(self, record_ids: Sequence[str]) -> list[Record]:
+        if not record_ids:
+            return []
+        result = self._col.get(ids=list(record_ids), include=_FULL)
+        return to_records(result["ids"], result["metadatas"], result["embeddings"], result["documents"])
 
     def _note_apps(self, names: Iterable[str]) -> None:
         new = sorted({name for name in names if name} - self._known_apps)
@@ -165,6 +171,7 @@ class Store:
             batch = items[start : start + self.max_batch]
             metadatas: list[Metadata] = [{"last_seen": ms} for _, ms in batch]
             self._col.update(ids=[record_id for record_id, _ in batch], metadatas=metadatas)
+            self.tiles.extend(batch)
 
     def get(self, record_id: str) -> Record | None:
         result = self._col.get(ids=[record_id], include=_FULL)
@@ -219,6 +226,7 @@ class Store:
             if not batch:
                 return deleted
             self._col.delete(ids=[record.id for record in batch])
+            self.tiles.delete([record.id for record in batch])
             deleted.extend(batch)
 
     def oldest(self, n: int) -> list[Record]:
@@ -235,7 +243,9 @@ class Store:
 
     def delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), self.max_batch):
-            self._col.delete(ids=list(ids[start : start + self.max_batch]))
+            batch = list(ids[start : start + self.max_batch])
+            self._col.delete(ids=batch)
+            self.tiles.delete(batch)
 
     def disk_bytes(self) -> int:
         """Bytes the store dir takes on disk (allocated blocks: HNSW files are preallocated); 0 for a server."""

@@ -202,6 +202,7 @@ class Writer:
             thumbnail=thumbnail,
             file_key=frame.file_key,
             host=self._host,
+            tiles=item.tiles,
         )
         early = self._texts.decided(frame_key(item), Decision(record_id, item.embedding, needs_text=True))
         if early is not None:

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -248,7 +249,10 @@ def test_the_api_refuses_to_start_on_a_non_loopback_address(tiny_bundle: Path) -
 def test_the_daemon_exits_1_at_start_up_when_asked_to_listen_beyond_loopback(tmp_path: Path, tiny_bundle: Path) -> None:
     daemons = Daemons(tmp_path, tiny_bundle)
     try:
-        config = {"capture": {"enabled": False}, "api": {"tcp_port": free_port(), "tcp_host": "0.0.0.0"}}
+        config: dict[str, dict[str, Any]] = {
+            "capture": {"enabled": False},
+            "api": {"tcp_port": free_port(), "tcp_host": "0.0.0.0"},
+        }
         daemon = daemons.make(config).start(wait_running=False)
         assert daemon.wait_exit(60) == 1
         log = daemon.log()

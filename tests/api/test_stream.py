@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,11 +84,18 @@ def loop() -> Iterator[Loop]:
     driven.close()
 
 
-def drain(subscription: Subscription) -> list[dict[str, Any]]:
-    events = []
+def drain_all(subscription: Subscription) -> list[dict[str, Any] | None]:
+    """Everything in the subscription's buffer, the closing None included."""
+    items = []
     while not subscription.queue.empty():
-        events.append(subscription.queue.get_nowait())
-    return events
+        items.append(subscription.queue.get_nowait())
+    return items
+
+
+def drain(subscription: Subscription) -> list[dict[str, Any]]:
+    events = drain_all(subscription)
+    assert None not in events, "the subscription was closed"
+    return [event for event in events if event is not None]
 
 
 # --- the Broadcaster ---------------------------------------------------------------------------------
@@ -178,6 +185,19 @@ def test_publish_with_no_loop_attached_is_a_no_op(loop: Loop) -> None:
     assert broadcaster.published == 3
 
 
+def test_closing_ends_every_subscription_even_one_that_is_full(loop: Loop) -> None:
+    broadcaster = Broadcaster(buffer=2)
+    broadcaster.attach(loop.loop)
+    full, idle = broadcaster.subscribe(embeddings=False), broadcaster.subscribe(embeddings=False)
+    for i in range(3):
+        broadcaster.publish(shown(1, T0 + i, A), is_new=True)
+    loop.run_callbacks()
+    drain(idle)
+    broadcaster.close_all()  # the API is stopping: every handler must wake and end
+    assert drain_all(full)[-1] is None
+    assert drain_all(idle) == [None]
+
+
 # --- subscribers over the socket (the App in this process) ------------------------------------------
 
 
@@ -200,6 +220,7 @@ class SseReader:
 
     def _run(self) -> None:
         stream = self._client.stream(embeddings=self._embeddings)
+        assert isinstance(stream, Generator)
         try:
             for event in stream:
                 self.events.append(event)
@@ -358,10 +379,14 @@ async def _until_the_cli_is_live(cli: subprocess.Popen[str], watched: Path) -> i
     """Drops warm-up files until `screenrecall stream` prints an event (it takes a while to start); how many."""
     for attempt in range(1, 21):
         write_image(watched, f"warm-up-{attempt}.png", "black", time.time())
-        ready, _, _ = await asyncio.to_thread(select.select, [cli.stdout], [], [], 1.5)
-        if ready:
+        if await asyncio.to_thread(_readable, cli, 1.5):
             return attempt
     raise AssertionError("`screenrecall stream` printed nothing")
+
+
+def _readable(process: subprocess.Popen[str], timeout: float) -> bool:
+    assert process.stdout is not None
+    return bool(select.select([process.stdout], [], [], timeout)[0])
 
 
 def _read_line(process: subprocess.Popen[str], timeout: float = 30) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from screenrecall.config import load
 from screenrecall.lock import ProcessLock
 from screenrecall.pipeline import lock_path
 from tests.conftest import run_cli
-from tests.support.daemon import FAST_CONFIG, merged, stored_records, toml_of, wait_until
-from tests.support.recall import Daemons, default_socket, schema_problems, write_image
+from tests.support.daemon import merged, stored_records, toml_of, wait_until
+from tests.support.recall import FAST, Daemons, default_socket, schema_problems, write_image
 from tests.support.xvfb import Xvfb
 
 AGES_H = {"red": 3.0, "green": 2.0, "black": 1.0, "white": 0.1}
@@ -56,7 +56,7 @@ class Cli:
 @pytest.fixture
 def config_file(tmp_path: Path, tiny_bundle: Path) -> Path:
     path = tmp_path / "config.toml"
-    path.write_text(toml_of(merged(FAST_CONFIG, {"model": {"path": str(tiny_bundle)}})))
+    path.write_text(toml_of(merged(FAST, {"model": {"path": str(tiny_bundle)}})))
     return path
 
 
@@ -272,7 +272,7 @@ def test_screen_records_are_found_by_app_monitor_source_and_host(
             (220, 30, 30), 20, 20, 200, 150, title="Invoice 4471 - Mozilla Firefox", app="Firefox"
         )
         screen.set_active(browser)
-        config = {"watch": {"folders": [str(watched)]}, "store": {"host": "desk"}}
+        config: dict[str, dict[str, Any]] = {"watch": {"folders": [str(watched)]}, "store": {"host": "desk"}}
         daemon = daemons.make(config).start()
         wait_until(lambda: daemon.status()["records"] >= 3, 30, "both monitors and the photo")  # type: ignore[index]
         terminal = screen.show_window((30, 200, 30), 340, 20, 200, 150, title="make test", app="XTerm")

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import numpy as np
@@ -36,8 +36,11 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "white": (255, 255, 255),
 }
 
+# FAST_CONFIG, typed as the config layer it is.
+FAST: Mapping[str, Mapping[str, Any]] = cast(Mapping[str, Mapping[str, Any]], FAST_CONFIG)
+
 IN_PROCESS_CONFIG: dict[str, dict[str, Any]] = merged(
-    FAST_CONFIG,
+    FAST,
     {
         "capture": {"enabled": False, "max_queue_frames": 256},
         "store": {"host": "testhost", "flush_interval_s": 0.05},
@@ -164,7 +167,7 @@ def schema_problems(item: Mapping[str, Any], schema_name: str) -> list[str]:
             problems.append(f"{key!r} is {value!r}, not {spec.get('type')}")
         elif "enum" in spec and value not in spec["enum"]:
             problems.append(f"{key!r} is {value!r}, not one of {spec['enum']}")
-        elif spec.get("format") == "date-time" and not _is_zoned_iso(value):
+        elif spec.get("format") == "date-time" and not _is_zoned_iso(str(value)):
             problems.append(f"{key!r} is {value!r}, not an ISO 8601 date-time with a zone")
     return problems
 
@@ -242,7 +245,7 @@ class Daemons:
         self._started: list[Daemon] = []
 
     def make(self, extra: Mapping[str, Mapping[str, Any]] | None = None, name: str = "daemon") -> Daemon:
-        config = merged(FAST_CONFIG, {"model": {"path": str(self._bundle)}}, extra or {})
+        config = merged(FAST, {"model": {"path": str(self._bundle)}}, extra or {})
         path = self._tmp / f"{name}.toml"
         path.write_text(toml_of(config))
         daemon = Daemon(path, self._tmp / f"{name}.log")

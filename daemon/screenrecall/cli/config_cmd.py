@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from screenrecall.config import Config, to_toml
+from screenrecall.config import Config
+from screenrecall.config_toml import to_toml
 
 
 def register(commands: Any) -> None:
