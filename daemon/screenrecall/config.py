@@ -148,6 +148,19 @@ class ApiConfig(_Section):
     socket: str = Field("", description="Unix socket path; empty = $XDG_RUNTIME_DIR/screenrecall/api.sock")
     tcp_port: int = Field(0, ge=0, le=65535, description="Also serve on this loopback TCP port (bearer token); 0 = off")
     tcp_host: str = Field("127.0.0.1", description="Loopback address for the TCP port (anything else is refused)")
+
+    @field_validator("tcp_host")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            if ipaddress.ip_address(value).is_loopback:
+                return value
+        except ValueError:
+            pass
+        raise ValueError("the API listens on loopback only: use 127.0.0.1 or ::1")
+
     stream_buffer: int = Field(256, ge=1, le=100_000, description="Events a slow stream subscriber may fall behind")
     max_upload_mb: float = Field(20, gt=0, le=500, description="Largest query image accepted")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import stat
@@ -54,6 +55,17 @@ def load_image(path: Path, *, max_pixels: int, formats: Sequence[str]) -> Pixels
     """The file's first frame as H x W x 3 RGB uint8, upright; BadImage if it is unusable."""
     with _open_regular(path) as handle:
         image = _identify(handle, path, formats)
+        with image:
+            _check_size(image, max_pixels)
+            return _decode(image)
+
+
+def decode_image(data: bytes, *, max_pixels: int, formats: Sequence[str]) -> Pixels:
+    """The same checks as load_image, for image bytes that did not come from a file (an API upload)."""
+    if not data:
+        raise BadImage("empty image")
+    with io.BytesIO(data) as handle:
+        image = _identify(handle, Path("upload"), formats)
         with image:
             _check_size(image, max_pixels)
             return _decode(image)

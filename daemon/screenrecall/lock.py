@@ -8,10 +8,12 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from screenrecall.errors import ScreenrecallError
+
 logger = logging.getLogger(__name__)
 
 
-class StoreLocked(Exception):  # noqa: N818 -- the agreed public name
+class StoreLocked(ScreenrecallError):  # noqa: N818 -- the agreed public name
     """Another process owns the store; two Chroma writers on one directory corrupt its index."""
 
 

@@ -221,10 +221,13 @@ RED_PNG = base64.b64encode(png_of(solid("red"))).decode()
         ({"text": "   "}, "the query text is empty"),
         ({}, "exactly one of a text or an image"),
         ({"text": "x", "image_b64": RED_PNG}, "exactly one of a text or an image"),
-        ({"image_b64": base64.b64encode(b"plain words, not an image").decode()}, "not a readable image"),
-        ({"image_b64": "%%% not base64 %%%"}, "not a readable image"),
+        ({"image_b64": base64.b64encode(b"plain words, not an image").decode()}, "not a usable image: not an image"),
+        ({"image_b64": "%%% not base64 %%%"}, "image_b64 is not base64"),
         ({"image_b64": 12}, "image_b64 must be a base64 string"),
-        ({"image_b64": base64.b64encode(png_of(solid("red", (400, 300)))).decode()}, "image too large (400x300)"),
+        (
+            {"image_b64": base64.b64encode(png_of(solid("red", (400, 300)))).decode()},
+            "too large (120000 pixels > limit",
+        ),
         ({"image_b64": base64.b64encode(png_declaring(20_000, 20_000)).decode()}, "image"),
     ],
 )

@@ -234,6 +234,10 @@ class SseReader:
         assert not self._thread.is_alive(), f"the SSE reader got {len(self.events)} of {self._count} events"
 
 
+def _until_subscribed(app: App, count: int) -> None:
+    wait_until(lambda: app.broadcaster.subscriber_count == count, 10, f"{count} stream subscriber(s)")
+
+
 async def _receive(ws: Any, count: int, timeout: float = 30) -> list[dict[str, Any]]:
     return [await ws.receive_json(timeout=timeout) for _ in range(count)]
 
@@ -248,14 +252,11 @@ def test_sse_and_websocket_subscribers_get_the_same_events_in_the_same_order(app
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         async with websocket(socket) as ws:
             sse = SseReader(ApiClient(socket), len(files), embeddings=True)
-            # The first file also proves both subscriptions are live before the rest arrive.
-            await asyncio.to_thread(ingest_files, app, files[:1])
-            first = await _receive(ws, 1)
-            await asyncio.to_thread(wait_until, lambda: len(sse.events) == 1, 10, "the SSE subscriber's first event")
-            await asyncio.to_thread(ingest_files, app, files[1:])
-            rest = await _receive(ws, len(files) - 1)
+            await asyncio.to_thread(_until_subscribed, app, 2)
+            await asyncio.to_thread(ingest_files, app, files)
+            events = await _receive(ws, len(files))
             await asyncio.to_thread(sse.join, 30)
-            return first + rest, sse.events
+            return events, sse.events
 
     ws_events, sse_events = asyncio.run(scenario())
     assert [e["id"] for e in ws_events] == [e["id"] for e in sse_events]
@@ -274,6 +275,7 @@ def test_a_still_screen_gives_a_record_event_then_extended_events(tiny_bundle: P
 
         async def scenario() -> list[dict[str, Any]]:
             async with websocket(app.config.socket_path(), "?embeddings=1") as ws:
+                await asyncio.to_thread(_until_subscribed, app, 1)
                 assert app.pipeline is not None
                 for at in (T0, T0 + 2000, T0 + 4000):  # the same screen three times
                     app.pipeline.inbox.put_frame(screen_frame("white", at, monitor=1, app_name="XTerm"))
@@ -292,7 +294,7 @@ def test_the_api_lets_go_of_a_stream_subscriber_that_has_left(tiny_bundle: Path,
     picture = write_image(tmp_path, "one.png", "red", time.time())
     with running_app(recall_config(tiny_bundle)) as app:
         reader = SseReader(ApiClient(app.config.socket_path()), 1, embeddings=False)
-        time.sleep(0.3)
+        _until_subscribed(app, 1)
         ingest_files(app, [picture])
         reader.join(10)  # it read its event and hung up
         leaving = time.monotonic()
@@ -325,7 +327,7 @@ def test_a_stalled_websocket_does_not_slow_ingest_and_is_told_what_it_missed(tin
         async def scenario() -> tuple[float, list[dict[str, Any]], list[dict[str, Any]]]:
             async with websocket(socket, "?embeddings=1") as stalled:
                 healthy = SseReader(ApiClient(socket), count, embeddings=False)
-                await asyncio.sleep(0.3)
+                await asyncio.to_thread(_until_subscribed, app, 2)
                 began = time.monotonic()
                 await asyncio.to_thread(ingest_files, app, batch("watched"), 60)
                 took = time.monotonic() - began

@@ -31,11 +31,18 @@ def ms(moment: datetime) -> int:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1w", 604800), ("1.5h", 5400), ("45", 45)],
+    [("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1w", 604800), ("1.5h", 5400)],
 )
 def test_durations_in_every_unit(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
     assert parse_when(text, now=NOW) == int((NOW - seconds) * 1000)
+
+
+def test_a_bare_number_is_seconds_for_a_duration_but_not_a_time_ago() -> None:
+    # `pause --for 45` is 45 s; `--since 2026` or `--since 20261128` must not mean seconds ago.
+    assert parse_duration("45") == 45
+    with pytest.raises(ScreenrecallError, match="bad time"):
+        parse_when("2026", now=NOW)
 
 
 def test_durations_ignore_case_and_surrounding_space() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -14,10 +13,10 @@ from typing import Any
 
 import numpy as np
 from aiohttp import WSMsgType, web
-from PIL import Image, UnidentifiedImageError
 
 from screenrecall.api.stream import Broadcaster
 from screenrecall.errors import ScreenrecallError
+from screenrecall.images import BadImage, decode_image, pillow_formats
 from screenrecall.privacy import PauseSwitch
 from screenrecall.search import MODES, Filters, Query, QueryError, Searcher
 from screenrecall.status import Status
@@ -78,7 +77,7 @@ def routes(services: Services) -> web.RouteTableDef:
     async def pause(request: web.Request) -> web.Response:
         body = await _json_body(request, allow_empty=True)
         seconds = body.get("for_s")
-        if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0):
+        if seconds is not None and (not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0):
             raise web.HTTPBadRequest(text="for_s must be a positive number of seconds")
         state = services.pause.pause(None if seconds is None else float(seconds))
         return web.json_response({"paused": True, "until_ms": state.until_ms})
@@ -92,7 +91,9 @@ def routes(services: Services) -> web.RouteTableDef:
     async def forget(request: web.Request) -> web.Response:
         body = await _json_body(request)
         since, until = body.get("since_ms"), body.get("until_ms")
-        if not isinstance(since, int) or not isinstance(until, int) or since > until:
+        if not isinstance(since, int) or not isinstance(until, int) or not _is_int(since) or not _is_int(until):
+            raise web.HTTPBadRequest(text="since_ms and until_ms must be epoch milliseconds, since <= until")
+        if since > until:
             raise web.HTTPBadRequest(text="since_ms and until_ms must be epoch milliseconds, since <= until")
         forgotten = await _blocking(services.forget, since, until)
         return web.json_response({"forgotten": forgotten})
@@ -130,6 +131,8 @@ async def _json_body(request: web.Request, allow_empty: bool = False) -> dict[st
         raise web.HTTPBadRequest(text="the body must be a JSON object")
     return body
 
+
+QUERY_IMAGE_TYPES = ("png", "jpg", "webp", "bmp", "gif", "tiff")
 
 FILTER_TYPES: dict[str, type | tuple[type, ...]] = {
     "since_ms": int,
@@ -170,12 +173,13 @@ def _decode_image(encoded: Any, max_pixels: int) -> np.typing.NDArray[np.uint8]:
         raise QueryError("image_b64 must be a base64 string")
     try:
         data = base64.b64decode(encoded, validate=True)
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > max_pixels:
-                raise QueryError(f"image too large ({image.width}x{image.height})")
-            return np.asarray(image.convert("RGB"))
-    except (binascii.Error, UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise QueryError(f"image_b64 is not a readable image: {exc}") from None
+    except binascii.Error as exc:
+        raise QueryError(f"image_b64 is not base64: {exc}") from None
+    # The same hardened loader as watched files: accepted formats only, size checked before decoding.
+    try:
+        return decode_image(data, max_pixels=max_pixels, formats=pillow_formats(QUERY_IMAGE_TYPES))
+    except BadImage as exc:
+        raise QueryError(f"image_b64 is not a usable image: {exc}") from None
 
 
 def _record_json(record: Any) -> dict[str, Any]:
@@ -241,3 +245,7 @@ async def _server_sent_events(request: web.Request, broadcaster: Broadcaster, em
     finally:
         broadcaster.unsubscribe(subscription)
     return response
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -94,9 +94,9 @@ def _search_offline(config: Config, body: dict[str, Any]) -> list[dict[str, Any]
     from screenrecall.search import Searcher
     from screenrecall.store import Store
 
+    query = query_from_body(body, config.watch.max_image_pixels)  # a bad query fails even with no store yet
     if not config.store.url and not config.store_dir().exists():
         return []
-    query = query_from_body(body, config.watch.max_image_pixels)
     runtime = load_runtime(config.model, config.model_dir(), check_hashes=False)
     with ProcessLock(lock_path(config)), Store.open(config.store_dir(), config.store.url) as store:
         return [moment.to_json() for moment in Searcher(store, runtime).search(query)]

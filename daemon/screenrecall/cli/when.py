@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from screenrecall.errors import ScreenrecallError
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw]?)$")
+# A time "ago" needs its unit: a bare number could be an ISO date (20261128) or a year.
+AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -31,7 +33,7 @@ def parse_when(text: str, now: float | None = None) -> int:
         return int(midnight.timestamp() * 1000)
     if word == "yesterday":
         return int((midnight - timedelta(days=1)).timestamp() * 1000)
-    if DURATION.match(word):
+    if AGO.match(word):
         return int((now - parse_duration(word)) * 1000)
     try:
         moment = datetime.fromisoformat(text.strip())
