@@ -16,6 +16,7 @@ from screenrecall.encode.runtime import ModelRuntime
 from screenrecall.frames import Embedded, Embedding, FileJob, Frame
 from screenrecall.images import BadImage
 from screenrecall.inbox import EncodeInbox
+from screenrecall.stage import Stage
 from screenrecall.thumbnails import shrink
 from screenrecall.tiles import Gathering, tile_views
 from screenrecall.writer import Writer
@@ -53,7 +54,7 @@ class _Pending:
     part: int = 0  # 0: the whole frame; 1..: a tile
 
 
-class Embedder:
+class Embedder(Stage):
     """One thread feeding the AsyncInferQueue; `submit` blocking is the backpressure on the inbox."""
 
     def __init__(
@@ -80,23 +81,13 @@ class Embedder:
         self._tile_grid = tile_grid  # 0: whole frames only; 2: also a 2x2 grid of tiles
         self._encoder: ImageEncoder[_Pending] = runtime.image_encoder(self._on_result, self._on_error)
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="embedder")
         self.stats = EmbedderStats()
-        self.alive_at = time.monotonic()
-
-    def start(self) -> None:
-        self._thread.start()
+        super().__init__("embedder")
 
     def stop(self) -> None:
         """Closes the inbox; the thread drains it (up to DRAIN_S), waits for inference, then ends."""
         self._stopping.set()
         self._inbox.close()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
 
     @property
     def in_flight(self) -> int:
@@ -106,7 +97,7 @@ class Embedder:
         deadline: float | None = None
         try:
             while True:
-                self.alive_at = time.monotonic()
+                self._beat()
                 if self._stopping.is_set() and deadline is None:
                     deadline = time.monotonic() + DRAIN_S
                 if deadline is not None and time.monotonic() > deadline:

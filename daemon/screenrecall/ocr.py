@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from screenrecall.frames import FileJob, Frame, Pixels, TextFound
 from screenrecall.ocr_engine import Line, OcrEngine
 from screenrecall.regions import area_fraction, carried_over, changed_regions, read_regions
+from screenrecall.stage import Stage
 
 if TYPE_CHECKING:
     from screenrecall.redact import Redactor
@@ -41,7 +42,7 @@ class _Previous:
     lines: list[Line]  # unredacted: only ever in memory, needed to carry unchanged text over
 
 
-class OcrStage:
+class OcrStage(Stage):
     def __init__(
         self,
         engine_factory: Callable[[], OcrEngine],
@@ -66,12 +67,8 @@ class OcrStage:
         self._stopping = False
         self._busy = False
         self._previous: dict[tuple[str, int], _Previous] = {}
-        self._thread = threading.Thread(target=self._run, name="ocr")
         self.stats = OcrStats()
-        self.alive_at = time.monotonic()
-
-    def start(self) -> None:
-        self._thread.start()
+        super().__init__("ocr")
 
     def offer(self, frame: Frame) -> None:
         """Any thread; never waits. Drops the oldest waiting frame when full (OCR is best effort)."""
@@ -105,12 +102,6 @@ class OcrStage:
             self._files.clear()
             self._condition.notify()
 
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
     @property
     def waiting(self) -> int:
         return len(self._waiting) + len(self._files)
@@ -120,7 +111,7 @@ class OcrStage:
             self._busy = False
             while not self._waiting and not self._files and not self._stopping:
                 self._condition.wait(0.5)
-                self.alive_at = time.monotonic()
+                self._beat()
             if self._stopping:
                 return None
             self._busy = True
@@ -131,7 +122,7 @@ class OcrStage:
         _lower_priority()
         engine = self._engine_factory()
         while (item := self._next()) is not None:
-            self.alive_at = time.monotonic()
+            self._beat()
             started = time.perf_counter()
             try:
                 frame = self._read_file(item) if isinstance(item, FileJob) else item

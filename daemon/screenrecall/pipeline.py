@@ -23,6 +23,7 @@ from screenrecall.lock import ProcessLock
 from screenrecall.ocr import OcrStage
 from screenrecall.privacy import PauseSwitch
 from screenrecall.rejects import RejectLedger
+from screenrecall.stage import Stage
 from screenrecall.store import Store
 from screenrecall.thumbnails import ThumbnailStore
 from screenrecall.writer import StoredHandler, Writer
@@ -148,8 +149,8 @@ class Pipeline:
         self.store.close()
         self.lock.release()
 
-    def _stages(self) -> list[tuple[str, Embedder | Writer | OcrStage]]:
-        stages: list[tuple[str, Embedder | Writer | OcrStage]] = [("embedder", self.embedder), ("writer", self.writer)]
+    def _stages(self) -> list[tuple[str, Stage]]:
+        stages: list[tuple[str, Stage]] = [("embedder", self.embedder), ("writer", self.writer)]
         return stages + ([("ocr", self.ocr)] if self.ocr is not None else [])
 
     def dead_stage(self) -> str:

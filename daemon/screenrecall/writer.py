@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from screenrecall.frames import Embedded, Embedding, Record, TextFound
 from screenrecall.schema import record_id_for_file, record_id_for_screen
+from screenrecall.stage import Stage
 from screenrecall.store import Store
 from screenrecall.text_match import Decision, TextMatcher, frame_key
 from screenrecall.thumbnails import ThumbnailStore
@@ -60,7 +61,7 @@ class WriterStats:
     last_write_ms: int = 0
 
 
-class Writer:
+class Writer(Stage):
     """Owns every write to the store. One thread; `put` is safe from any thread."""
 
     def __init__(
@@ -90,12 +91,8 @@ class Writer:
         self._adds: dict[str, Record] = {}
         self._extends: dict[str, int] = {}
         self._last: dict[int, _Last | None] = {}
-        self._thread = threading.Thread(target=self._run, name="writer")
         self.stats = WriterStats()
-        self.alive_at = time.monotonic()
-
-    def start(self) -> None:
-        self._thread.start()
+        super().__init__("writer")
 
     def put(self, item: Embedded | TextFound) -> None:
         self._inbox.put(item)
@@ -136,12 +133,6 @@ class Writer:
         """Writes everything already put, then ends the thread (call after upstream has stopped)."""
         self._inbox.put(_STOP)
 
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
     @property
     def waiting(self) -> int:
         return self._inbox.qsize()
@@ -149,7 +140,7 @@ class Writer:
     def _run(self) -> None:
         next_flush = time.monotonic() + self._flush_interval
         while True:
-            self.alive_at = time.monotonic()
+            self._beat()
             try:
                 item = self._inbox.get(timeout=max(0.0, next_flush - time.monotonic()))
             except queue.Empty:
