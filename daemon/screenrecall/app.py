@@ -35,7 +35,7 @@ from screenrecall.status import Status
 
 logger = logging.getLogger(__name__)
 
-STATUS_EVERY_S = 2.0
+STATUS_EVERY_S = 5.0  # status file, STATUS= line and watchdog ping (WatchdogSec=60)
 
 
 class App:

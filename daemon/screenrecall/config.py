@@ -89,7 +89,7 @@ class DedupConfig(_Section):
 class StoreConfig(_Section):
     path: str = Field("", description="Chroma dir; empty = $XDG_DATA_HOME/screenrecall/store")
     batch_size: int = Field(64, ge=1, le=5000, description="Records written to Chroma in one add")
-    flush_interval_s: float = Field(1.0, ge=0.05, le=60, description="Longest a record waits to be written")
+    flush_interval_s: float = Field(0.25, ge=0.05, le=60, description="Longest a record waits to be written")
     url: str = Field(
         "", description="A shared Chroma server (`chroma run`), e.g. http://127.0.0.1:8000; empty = embedded store"
     )

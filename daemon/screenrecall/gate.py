@@ -83,8 +83,10 @@ class ChangeGate:
 def signature(pixels: Pixels) -> Signature:
     """A SIGNATURE_H x SIGNATURE_W grid of mean grey levels (0..1) of an H x W x 3 RGB frame."""
     height, width = pixels.shape[:2]
-    # np.take on the flat pixel rows gathers all samples in one pass without touching the rest.
-    samples = np.take(pixels.reshape(-1, 3), _sample_index(height, width), axis=0)
+    # Gathers only the sample grid, so a strided view (the grabber's BGRA buffer read as RGB) is
+    # never copied whole.
+    rows, cols = _sample_grid(height, width)
+    samples = pixels[rows[:, None], cols[None, :]].reshape(-1, 3)
     grey = samples.astype(np.float32) @ _GREY
     cells = grey.reshape(SIGNATURE_H, _SAMPLES_Y, SIGNATURE_W, _SAMPLES_X)
     result: Signature = cells.mean(axis=(1, 3), dtype=np.float32)
@@ -97,13 +99,13 @@ def difference(a: Signature, b: Signature) -> float:
 
 
 @functools.lru_cache(maxsize=8)
-def _sample_index(height: int, width: int) -> NDArray[np.intp]:
-    """Flat pixel indices of the sample grid, row-major by cell; cached because frame sizes rarely change."""
+def _sample_grid(height: int, width: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Row and column indices of the sample grid; cached because frame sizes rarely change."""
     rows = _spread(SIGNATURE_H * _SAMPLES_Y, height)
     cols = _spread(SIGNATURE_W * _SAMPLES_X, width)
-    index = rows[:, None] * width + cols[None, :]
-    index.flags.writeable = False  # shared through the cache
-    return index.ravel()
+    rows.flags.writeable = False  # shared through the cache
+    cols.flags.writeable = False
+    return rows, cols
 
 
 def _spread(count: int, length: int) -> NDArray[np.intp]:

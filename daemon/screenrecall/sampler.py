@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from screenrecall.capture.screen import Backoff, DisplayUnavailable, ScreenGrabber
+from screenrecall.capture.screen import Backoff, DisplayUnavailable, ScreenGrabber, owned_rgb
 from screenrecall.gate import ChangeGate, Decision
 from screenrecall.inbox import EncodeInbox
 from screenrecall.privacy import ExclusionFilter, PauseSwitch
@@ -79,7 +79,8 @@ class ScreenSampler:
             if self._gate.decide(frame) is Decision.UNCHANGED:
                 self.stats.unchanged += 1
                 continue
-            self._inbox.put_frame(frame)
+            # Kept: copy the pixels out of the grabber's buffer before the next grab reuses it.
+            self._inbox.put_frame(replace(frame, pixels=owned_rgb(frame.pixels)))
 
     def _display_lost(self, now: float, exc: DisplayUnavailable) -> None:
         delay = self._backoff.next_delay()

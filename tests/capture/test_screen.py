@@ -15,6 +15,7 @@ from screenrecall.capture.screen import (
     ScreenGrabber,
     check_session,
     is_all_black,
+    owned_rgb,
 )
 from screenrecall.capture.window import WindowProbe, is_known
 from screenrecall.frames import Window
@@ -48,7 +49,10 @@ def test_grab_returns_the_screen_as_rgb_at_its_size(xvfb: Xvfb, grabber: ScreenG
     frame = frames[0]
     assert (frame.size, frame.source, frame.monitor, frame.captured_at_ms) == ((640, 480), "screen", 1, 1_000)
     assert frame.pixels.dtype == np.uint8 and frame.pixels.shape == (480, 640, 3)
-    assert frame.pixels.flags.c_contiguous and not frame.pixels.flags.writeable
+    assert not frame.pixels.flags.writeable
+    owned = owned_rgb(frame.pixels)
+    assert owned.flags.c_contiguous and not owned.flags.writeable
+    assert np.array_equal(owned, frame.pixels)
     assert colour_at(frame.pixels, 5, 5) == RED
     assert colour_at(frame.pixels, 120, 60) == BLUE
     assert colour_at(frame.pixels, 140, 80) == RED  # just outside the window
