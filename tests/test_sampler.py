@@ -17,7 +17,6 @@ from screenrecall.inbox import EncodeInbox
 from screenrecall.privacy import ExclusionFilter, PauseSwitch
 from screenrecall.sampler import ScreenSampler
 from tests.support.xvfb import Xvfb
-from tests.support.xvfb_restart import XvfbOnDisplay
 
 pytestmark = pytest.mark.display
 
@@ -232,7 +231,7 @@ def test_a_killed_display_backs_off_and_capture_resumes_when_it_is_back_under_th
     sampler.tick()  # fails again: next try 2 s later, at T0 + 4
     grabbed = sampler.stats.grabbed
 
-    with XvfbOnDisplay(xvfb.display) as back:
+    with Xvfb(display=xvfb.display) as back:
         back.fill(ORANGE)
         clock.now = T0 + 3
         sampler.tick()  # the display is back, but the back-off is not over yet
@@ -249,7 +248,7 @@ def test_a_killed_display_backs_off_and_capture_resumes_when_it_is_back_under_th
     clock.now = T0 + 5
     sampler.tick()
     assert sampler.stats.display_error
-    with XvfbOnDisplay(xvfb.display) as again:
+    with Xvfb(display=xvfb.display) as again:
         again.fill(PURPLE)
         clock.now = T0 + 6
         sampler.tick()

@@ -62,7 +62,9 @@ class Xvfb:
     RandR then reports screen 0 only.
     """
 
-    def __init__(self, width: int = 640, height: int = 480, monitors: int = 1) -> None:
+    def __init__(self, width: int = 640, height: int = 480, monitors: int = 1, display: str = "") -> None:
+        """display: a fixed ":N" (e.g. to bring a crashed server back under its name); "" picks a free one."""
+        self._wanted = display
         self.width = width * monitors
         self.height = height
         self._monitor_width = width
@@ -90,7 +92,8 @@ class Xvfb:
         self.close()
 
     def _start(self) -> None:
-        command = ["Xvfb", "-screen", "0", f"{self.width}x{self.height}x24", "-nolisten", "tcp"]
+        fixed = [self._wanted] if self._wanted else []
+        command = ["Xvfb", *fixed, "-screen", "0", f"{self.width}x{self.height}x24", "-nolisten", "tcp"]
         read_fd, write_fd = os.pipe()
         try:
             with tempfile.TemporaryFile() as log:
@@ -104,8 +107,9 @@ class Xvfb:
                     )
                 finally:
                     os.close(write_fd)
+                # With a display number given, -displayfd still reports it once the server accepts clients.
                 number = _read_display_number(read_fd)
-                if number is None:
+                if number is None or (self._wanted and f":{number}" != self._wanted):
                     self.close()
                     log.seek(0)
                     raise RuntimeError(f"Xvfb did not start: {log.read().decode(errors='replace')[-2000:]}")
