@@ -84,3 +84,16 @@ def test_changed_region_reads_find_the_same_words_as_full_reads(engine: OcrEngin
         previous, previous_lines = screen, lines
     # After the first full read, each step read a small part of the screen.
     assert max(read_share[1:]) < 0.1
+
+
+def test_a_new_line_below_a_block_does_not_pull_the_block_into_the_read() -> None:
+    from screenrecall.ocr_engine import Line
+
+    before = terminal(["line one", "line two", "line three"])
+    after = terminal(["line one", "line two", "line three", "line four"])
+    # OCR boxes of adjacent lines overlap by a few pixels, as PP-OCR's do.
+    lines = [Line(f"line {n}", (10, 8 + 24 * i, 120, 32 + 24 * i)) for i, n in enumerate(["one", "two", "three"])]
+    regions = changed_regions(before, after, lines)
+    assert regions is not None and len(regions) == 1
+    assert [line.text for line in carried_over(lines, regions)] == ["line one", "line two", "line three"]
+    assert regions[0][1] >= 8 + 24 * 2 + 10  # starts below the middle of "line three"

@@ -248,3 +248,28 @@ def _timed(redactor: Redactor, lines: list[Line]) -> float:
     started = time.perf_counter()
     redactor.redact(lines)
     return time.perf_counter() - started
+
+
+def test_a_form_field_read_as_its_own_line_after_a_password_label_is_masked() -> None:
+    from screenrecall.ocr_engine import Line
+
+    lines = [
+        Line("Username", (20, 100, 110, 120)),
+        Line("bob", (200, 100, 240, 120)),
+        Line("Password", (20, 140, 110, 160)),
+        Line("hunter2", (200, 140, 280, 160)),  # the field, on the label's row
+        Line("Password:", (20, 200, 120, 220)),
+        Line("s3cr3t-value", (20, 226, 150, 246)),  # the field, just below its label
+        Line("Remember me", (20, 300, 150, 320)),
+    ]
+    masked, redactions = Redactor().redact(lines)
+    assert [line.text for line in masked] == [
+        "Username",
+        "bob",
+        "Password",
+        "[redacted:password]",
+        "Password:",
+        "[redacted:password]",
+        "Remember me",
+    ]
+    assert [(r.kind, r.line_index) for r in redactions] == [("password", 3), ("password", 5)]

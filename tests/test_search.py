@@ -14,18 +14,9 @@ from screenrecall.config import ModelConfig
 from screenrecall.encode.letterbox import letterbox
 from screenrecall.encode.runtime import ModelRuntime, load_runtime
 from screenrecall.frames import Embedding, Record, Source, Window
+from screenrecall.moments import MERGE_GAP_MS, Moment, merge_moments
 from screenrecall.schema import record_id_for_file, record_id_for_screen
-from screenrecall.search import (
-    MAX_LIMIT,
-    MERGE_GAP_MS,
-    Filters,
-    Moment,
-    Query,
-    QueryError,
-    Searcher,
-    merge_moments,
-    where_clause,
-)
+from screenrecall.search import MAX_LIMIT, Filters, Query, QueryError, Searcher, where_clause
 from screenrecall.store import Store
 from tests.support.chroma_server import ChromaServer
 from tests.support.recall import COLOURS, schema_problems, solid

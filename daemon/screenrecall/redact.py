@@ -147,6 +147,22 @@ def _is_card(text: str, groups: list[Span]) -> bool:
     return 13 <= len(digits) <= 19 and digits[0] in "23456" and _luhn(digits)
 
 
+# A form's label and its field are separate OCR lines: "Password" then, on its row or just below,
+# the value. The label alone on its line marks the next line as the value.
+_LABEL_ALONE = re.compile(r"^\s*(?i:password|passwd|pwd|passphrase|secret|pin)\s*[:*]?\s*$")
+
+
+def _value_of_a_label(lines: Sequence[TextLine], index: int) -> bool:
+    text = lines[index].text.strip()
+    if index == 0 or not text or text.startswith("[redacted:") or not _LABEL_ALONE.match(lines[index - 1].text):
+        return False
+    label, value = lines[index - 1].box, lines[index].box
+    height = max(1, label[3] - label[1])
+    same_row = value[1] < label[3] and label[1] < value[3] and value[0] >= label[0]
+    just_below = 0 <= value[1] - label[3] <= 2 * height and value[0] < label[2] + 4 * height
+    return same_row or just_below
+
+
 def _luhn(digits: str) -> bool:
     total = 0
     for position, char in enumerate(reversed(digits)):
@@ -184,6 +200,8 @@ class Redactor:
         in_key = False
         for index, line in enumerate(lines):
             found, in_key = self._find(line.text, in_key)
+            if not found and "password" in self.kinds and _value_of_a_label(lines, index):
+                found = [("password", 0, len(line.text))]
             if not found:
                 out.append(line)
                 continue

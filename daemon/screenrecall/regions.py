@@ -116,11 +116,21 @@ def _grow_to_lines(boxes: list[Box], lines: Sequence[Line], width: int, height: 
         before = list(grown)
         for index in range(len(grown)):
             for line in lines:
-                if _overlaps(grown[index], line.box):
-                    grown[index] = _union(grown[index], _pad(line.box, width, height))
+                if _touches(grown[index], line.box):
+                    grown[index] = _union(grown[index], line.box)
         grown = _merge(grown)
         if grown == before:
             return grown
+
+
+def _touches(region: Box, line: Box) -> bool:
+    """A region touches a line when it reaches the middle third of the line's height.
+
+    OCR boxes of adjacent lines overlap by a few pixels; counting that as touching made one
+    appended line grow its region over the whole block of text above it.
+    """
+    third = (line[3] - line[1]) // 3
+    return _overlaps(region, (line[0], line[1] + third, line[2], line[3] - third))
 
 
 def read_regions(read: Callable[[Pixels], list[Line]], frame: Pixels, regions: Sequence[Box]) -> list[Line]:
@@ -162,7 +172,7 @@ def _background(frame: Pixels) -> NDArray[np.uint8]:
 
 def carried_over(previous_lines: Sequence[Line], regions: Sequence[Box]) -> list[Line]:
     """The previous lines no region touches: still on screen, unchanged."""
-    return [line for line in previous_lines if not any(_overlaps(line.box, region) for region in regions)]
+    return [line for line in previous_lines if not any(_touches(region, line.box) for region in regions)]
 
 
 def area_fraction(regions: Sequence[Box], width: int, height: int) -> float:

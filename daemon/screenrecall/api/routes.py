@@ -183,7 +183,7 @@ def _decode_image(encoded: Any, max_pixels: int) -> np.typing.NDArray[np.uint8]:
 
 
 def _record_json(record: Any) -> dict[str, Any]:
-    from screenrecall.search import Moment
+    from screenrecall.moments import Moment
 
     moment = Moment(record, 1.0, record.captured_at_ms, record.last_seen_ms, [record.id])
     data = moment.to_json()

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from screenrecall.frames import Embedding, Record
-from screenrecall.search import iso
+from screenrecall.moments import iso
 
 logger = logging.getLogger(__name__)
 
