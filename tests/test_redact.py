@@ -273,3 +273,12 @@ def test_a_form_field_read_as_its_own_line_after_a_password_label_is_masked() ->
         "Remember me",
     ]
     assert [(r.kind, r.line_index) for r in redactions] == [("password", 3), ("password", 5)]
+
+
+def test_a_field_value_read_before_its_label_is_still_masked() -> None:
+    from screenrecall.ocr_engine import Line
+
+    # OCR's reading order put the field first: its box starts a few pixels above the label's row.
+    lines = [Line("Thistle-misty-24!", (981, 446, 1114, 475)), Line("Password", (975, 419, 1052, 444))]
+    masked, _ = Redactor().redact(lines)
+    assert [line.text for line in masked] == ["[redacted:password]", "Password"]

@@ -152,15 +152,22 @@ def _is_card(text: str, groups: list[Span]) -> bool:
 _LABEL_ALONE = re.compile(r"^\s*(?i:password|passwd|pwd|passphrase|secret|pin)\s*[:*]?\s*$")
 
 
-def _value_of_a_label(lines: Sequence[TextLine], index: int) -> bool:
-    text = lines[index].text.strip()
-    if index == 0 or not text or text.startswith("[redacted:") or not _LABEL_ALONE.match(lines[index - 1].text):
+def _value_of_a_label(line: TextLine, labels: Sequence[Box]) -> bool:
+    """The line is a field's value: right of a label on its row, or just below it.
+
+    Reading order is not enough: a field box often starts a few pixels above its label's.
+    """
+    text = line.text.strip()
+    if not text or text.startswith("[redacted:") or _LABEL_ALONE.match(text):
         return False
-    label, value = lines[index - 1].box, lines[index].box
-    height = max(1, label[3] - label[1])
-    same_row = value[1] < label[3] and label[1] < value[3] and value[0] >= label[0]
-    just_below = 0 <= value[1] - label[3] <= 2 * height and value[0] < label[2] + 4 * height
-    return same_row or just_below
+    value = line.box
+    for label in labels:
+        height = max(1, label[3] - label[1])
+        same_row = value[1] < label[3] and label[1] < value[3] and value[0] >= label[2] - height
+        just_below = 0 <= value[1] - label[3] <= 2 * height and abs(value[0] - label[0]) < 4 * height
+        if same_row or just_below:
+            return True
+    return False
 
 
 def _luhn(digits: str) -> bool:
@@ -198,9 +205,10 @@ class Redactor:
         out: list[LineT] = []
         redactions: list[Redaction] = []
         in_key = False
+        labels = [line.box for line in lines if _LABEL_ALONE.match(line.text)] if "password" in self.kinds else []
         for index, line in enumerate(lines):
             found, in_key = self._find(line.text, in_key)
-            if not found and "password" in self.kinds and _value_of_a_label(lines, index):
+            if not found and labels and _value_of_a_label(line, labels):
                 found = [("password", 0, len(line.text))]
             if not found:
                 out.append(line)
