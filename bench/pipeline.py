@@ -193,7 +193,7 @@ def breakdown(runtime: ModelRuntime, frames: Sequence[Pixels], workdir: Path, se
     return measured
 
 
-def build_pipeline(bundle: Path, jobs: int, ocr: bool, log: StoredLog) -> Pipeline:
+def build_pipeline(bundle: Path, jobs: int, ocr: bool, log: StoredLog, tiles: int = 0) -> Pipeline:
     """The daemon's pipeline on a fresh store in private XDG dirs, dedup off, thumbnails on."""
     config = config_mod.validate(
         {
@@ -201,6 +201,7 @@ def build_pipeline(bundle: Path, jobs: int, ocr: bool, log: StoredLog) -> Pipeli
             # 1.0: only bit-identical embeddings extend a record; every distinct frame is stored.
             "dedup": {"cosine": 1.0},
             "ocr": {"enabled": ocr},
+            "tiles": {"grid": tiles},
             "thumbnails": {"enabled": True},
         }
     )
@@ -214,7 +215,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     print(f"generating {args.frames} synthetic 1920x1080 frames (untimed)", file=sys.stderr)
     frames = common.screen_frames(args.frames)
     log = StoredLog()
-    pipeline = build_pipeline(bundle, args.jobs, args.ocr, log)
+    pipeline = build_pipeline(bundle, args.jobs, args.ocr, log, args.tiles)
     pipeline.start()
     try:
         feeder = PipelineFeeder(pipeline, log, frames)
@@ -282,6 +283,7 @@ def report(
         "rounds": args.rounds,
         "jobs": args.jobs,
         "ocr": args.ocr,
+        "tiles_grid": args.tiles,
         "encoder_fps": round(enc.fps, 2),
         "pipeline_fps": round(steady.fps, 2),
         "pipeline_end_to_end_fps": round(e2e.fps, 2),
@@ -308,6 +310,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=4, help="the two paths take turns this many times")
     parser.add_argument("--jobs", type=int, default=config_mod.ModelConfig().jobs, help="model.jobs")
     parser.add_argument("--ocr", action="store_true", help="also run the OCR stage (off: the CLIP path alone)")
+    parser.add_argument("--tiles", type=int, default=0, help="tiles.grid (2 = 2x2 tiles besides each frame)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip timing the extra steps alone")
     args = parser.parse_args(argv)
     if args.frames < 1 or args.seconds <= 0 or args.rounds < 1 or args.jobs < 1:
