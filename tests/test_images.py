@@ -18,10 +18,10 @@ import pytest
 from PIL import Image, ImageFile
 
 from screenrecall.images import BadImage, load_image, pillow_formats
+from tests.support.as_nobody import as_nobody
 
 ALL = pillow_formats(["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"])
 LIMIT = 89_478_485
-NOBODY = 65534
 
 
 def _load(path: Path, max_pixels: int = LIMIT) -> np.ndarray:
@@ -225,22 +225,7 @@ def _load_as_unprivileged(path: Path) -> str:
             return str(exc)
         return "ok"
     # Root ignores mode bits, so drop to nobody in a forked child (no re-exec: the module is loaded).
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        answer = b"child failed"
-        try:
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            answer = _load_as_unprivileged(path).encode()
-        finally:
-            os.write(write_end, answer)
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        answer_bytes = pipe.read()
-    os.waitpid(pid, 0)
-    return answer_bytes.decode()
+    return as_nobody(lambda: _load_as_unprivileged(path))
 
 
 def test_refuses_a_file_it_may_not_read(shared_dir: Path) -> None:

@@ -26,11 +26,9 @@ from screenrecall.api.security import (
 )
 from screenrecall.app import App
 from screenrecall.config import ConfigError
+from tests.support.as_nobody import as_nobody
 from tests.support.chroma_server import free_port
 from tests.support.recall import Daemons, Reply, http_tcp, http_unix, recall_config, running_app, xdg_environment
-
-NOBODY = 65534
-
 
 # --- the rules ---------------------------------------------------------------------------------------
 
@@ -199,30 +197,18 @@ def test_state_changing_endpoints_refuse_get_on_tcp_too(served: Served, path: st
 
 def _as_nobody(socket_path: Path) -> str:
     """What a process of another user gets from the socket: the HTTP status line, or the errno name."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        answer = b"child failed"
-        try:
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(10)
-                try:
-                    sock.connect(str(socket_path))
-                except OSError as exc:
-                    answer = errno.errorcode.get(exc.errno or 0, str(exc)).encode()
-                else:
-                    sock.sendall(b"GET /v1/status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                    answer = sock.recv(4096).split(b"\r\n", 1)[0]
-        finally:
-            os.write(write_end, answer)
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        answer_bytes = pipe.read()
-    os.waitpid(pid, 0)
-    return answer_bytes.decode()
+
+    def connect() -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            try:
+                sock.connect(str(socket_path))
+            except OSError as exc:
+                return errno.errorcode.get(exc.errno or 0, str(exc))
+            sock.sendall(b"GET /v1/status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            return sock.recv(4096).split(b"\r\n", 1)[0].decode()
+
+    return as_nobody(connect)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="acting as another user needs root (to setuid to nobody)")
