@@ -9,8 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ for _entry in (str(REPO / "daemon"), str(REPO)):
     if _entry not in sys.path:
         sys.path.insert(1, _entry)
 
-from common import screen_frame  # noqa: E402  (needs the sys.path entries above)
+import common  # noqa: E402  (needs the sys.path entries above)
+from common import screen_frame  # noqa: E402
 from screenrecall.api.client import ApiClient  # noqa: E402
 from tests.support.screens import terminal  # noqa: E402
 from tests.support.xvfb import Xvfb  # noqa: E402
@@ -304,3 +306,17 @@ def p50_p95(values_s: Sequence[float]) -> dict[str, float]:
 def discard(_value: object) -> None:
     """A Subject step that must return None: drops what the timed call returned."""
     return None
+
+
+def bench_main(
+    argv: Sequence[str] | None,
+    parse_args: Callable[[Sequence[str] | None], Any],
+    run: Callable[[Any, Path], dict[str, Any]],
+) -> int:
+    """The shared entry of the daemon benchmarks: parse, run in a temp dir, print the JSON line last."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="screenrecall-bench-") as workdir:
+        result = run(args, Path(workdir))
+    common.emit_json(result)
+    return 0

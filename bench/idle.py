@@ -9,11 +9,9 @@ import argparse
 import collections
 import itertools
 import json
-import logging
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -235,12 +233,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="screenrecall-bench-") as workdir:
-        result = run(args, Path(workdir))
-    common.emit_json(result)
-    return 0
+    return daemon_support.bench_main(argv, parse_args, run)
 
 
 if __name__ == "__main__":

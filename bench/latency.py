@@ -6,9 +6,7 @@ Run from the repo root: `python bench/latency.py [--changes N] [--every S]`. The
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -199,12 +197,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="screenrecall-bench-") as workdir:
-        result = run(args, Path(workdir))
-    common.emit_json(result)
-    return 0
+    return daemon_support.bench_main(argv, parse_args, run)
 
 
 if __name__ == "__main__":
