@@ -152,14 +152,11 @@ class ApiConfig(_Section):
     @field_validator("tcp_host")
     @classmethod
     def _loopback(cls, value: str) -> str:
-        import ipaddress
+        from screenrecall.api.security import is_loopback
 
-        try:
-            if ipaddress.ip_address(value).is_loopback:
-                return value
-        except ValueError:
-            pass
-        raise ValueError("the API listens on loopback only: use 127.0.0.1 or ::1")
+        if not is_loopback(value):
+            raise ValueError("the API listens on loopback only: use 127.0.0.1 or ::1")
+        return value
 
     stream_buffer: int = Field(256, ge=1, le=100_000, description="Events a slow stream subscriber may fall behind")
     max_upload_mb: float = Field(20, gt=0, le=500, description="Largest query image accepted")

@@ -24,13 +24,18 @@ class ApiSecurityError(ScreenrecallError):
     """The API cannot be served safely as configured."""
 
 
-def require_loopback(host: str) -> None:
-    """Refuses any bind address that is not a loopback IP (start-up check)."""
+def is_loopback(host: str) -> bool:
+    """True for a loopback IP literal (a host name could resolve anywhere, so it does not count)."""
     try:
-        loopback = ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loopback = False
-    if not loopback:
+        return False
+
+
+def require_loopback(host: str) -> None:
+    """Refuses any bind address that is not a loopback IP; config validation already does, this
+    keeps the server safe however its config was made."""
+    if not is_loopback(host):
         raise ApiSecurityError(
             f"api.tcp_host = {host!r} is not a loopback address; the API only listens on this machine "
             "(use 127.0.0.1 or ::1)"
