@@ -193,6 +193,7 @@ class App:
                 "files_waiting": inbox.files_waiting,
                 "in_flight": pipeline.embedder.in_flight,
                 "to_write": pipeline.writer.waiting,
+                "ocr_waiting": pipeline.ocr.waiting if pipeline.ocr else 0,
             },
             counters={
                 "frames_grabbed": sampler.grabbed if sampler else 0,
@@ -205,6 +206,10 @@ class App:
                 "records_added": pipeline.writer.stats.added,
                 "records_extended": pipeline.writer.stats.extended,
                 "write_failures": pipeline.writer.stats.write_failures,
+                "ocr_read": pipeline.ocr.stats.read if pipeline.ocr else 0,
+                "ocr_skipped": pipeline.ocr.stats.dropped if pipeline.ocr else 0,
+                "ocr_failed": pipeline.ocr.stats.failed if pipeline.ocr else 0,
+                "redactions": pipeline.ocr.stats.redactions if pipeline.ocr else 0,
             },
         )
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from screenrecall.frames import FileJob, Frame, Pixels, TextFound
-from screenrecall.ocr_engine import Line, OcrEngine
+from screenrecall.ocr_engine import Line, OcrEngine, text_of
 from screenrecall.regions import area_fraction, carried_over, changed_regions, read_regions
 from screenrecall.stage import Stage
 
@@ -162,7 +162,7 @@ class OcrStage(Stage):
             monitor=frame.monitor,
             captured_at_ms=frame.captured_at_ms,
             file_key=frame.file_key,
-            text="\n".join(line.text for line in lines),
+            text=text_of(lines),
             redacted_boxes=boxes,
             frame_size=frame.size,
         )
