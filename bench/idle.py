@@ -1,6 +1,6 @@
 """Benchmarks the real daemon on a still 1080p Xvfb screen: CPU share of one core and resident memory.
 
-Run from the repo root: `python bench/idle.py [--seconds S] [--profile]`. The last stdout line is JSON.
+Run from the repo root: `python -m bench.idle [--seconds S] [--profile]`. The last stdout line is JSON.
 """
 
 from __future__ import annotations
@@ -18,30 +18,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import mss
 
-import common
-import daemon_support
-from common import Measurement, Subject
-from daemon_support import Daemon, ProcSample, discard
+from bench.harness import entry, proc
+from bench.harness.daemon import daemon_config, daemon_in, running
+from bench.harness.display import Painter, screen
+from bench.harness.home import private_env
+from bench.harness.model import ModelCache
+from bench.harness.proc import ProcSample
+from bench.harness.report import machine, print_table
+from bench.harness.timing import Measurement, Subject, discard, measure, warm_up
+from screenrecall.capture.gate import ChangeGate
 from screenrecall.capture.screen import ScreenGrabber
 from screenrecall.capture.window import WindowProbe
 from screenrecall.config import Config
-from screenrecall.gate import ChangeGate
+from tests.support.screens.desktop import desktop
 from tests.support.xvfb import Xvfb
 
 TARGET_CPU_PERCENT = 1.0
 TARGET_RSS_MB = 500.0
 THREADS_SHOWN = 8
+# The one-frame run a test makes (see bench/harness/entry.py): a second's window, one rep per tick step.
+SMOKE = {"seconds": 1.0, "warmup": 1.0, "profile": False, "tick_reps": 1, "tick_seconds": 0.0}
 
 
 def paint_still_screen(x: Xvfb) -> None:
     """A screen-like desktop with a terminal of real text, and an active window with a title."""
-    painter = daemon_support.Painter(x.display)
+    painter = Painter(x.display)
     try:
-        painter.show(painter.upload(daemon_support.desktop(7)))
+        painter.show(painter.upload(desktop(7)))
     finally:
         painter.close()
     # A thin window over the taskbar: the active window the probe reads (title, class) every tick.
@@ -50,13 +55,13 @@ def paint_still_screen(x: Xvfb) -> None:
 
 def sample_window(pid: int, seconds: float) -> tuple[list[ProcSample], dict[int, tuple[str, float]]]:
     """/proc samples once a second, and each thread's CPU seconds used in the window."""
-    before = daemon_support.thread_cpu(pid)
-    samples = [daemon_support.proc_sample(pid)]
+    before = proc.thread_cpu(pid)
+    samples = [proc.proc_sample(pid)]
     end = samples[0].at + seconds
     while (now := time.monotonic()) < end:
         time.sleep(min(1.0, end - now))
-        samples.append(daemon_support.proc_sample(pid))
-    after = daemon_support.thread_cpu(pid)
+        samples.append(proc.proc_sample(pid))
+    after = proc.thread_cpu(pid)
     used = {tid: (name, cpu - before.get(tid, (name, 0.0))[1]) for tid, (name, cpu) in after.items()}
     return samples, used
 
@@ -97,10 +102,10 @@ def _short(frame: str) -> str:
     return re.sub(r"\(.*?([\w./-]*?/)?([\w.]+\.py):(\d+)\)", r"(\2:\3)", frame).strip()
 
 
-def tick_breakdown(reps: int = 50) -> list[Measurement]:
+def tick_breakdown(reps: int = 50, seconds: float = 0.5) -> list[Measurement]:
     """What one capture tick of a still screen does, each step alone in this process (daemon stopped)."""
     grabber = ScreenGrabber((), WindowProbe())
-    probe, gate = WindowProbe(), ChangeGate(Config().gate.threshold, 3600)
+    probe, gate = WindowProbe(), ChangeGate(3600, settle_s=Config().gate.settle_s)
     now_ms = int(time.time() * 1000)
     frame = grabber.grab(now_ms)[0]
     gate.decide(frame)
@@ -110,29 +115,29 @@ def tick_breakdown(reps: int = 50) -> list[Measurement]:
             Subject("mss grab only (XShm, BGRA)", lambda _i: discard(sct.grab(monitor))),
             Subject("ScreenGrabber.grab (mss, BGRA->RGB, window x2)", lambda _i: discard(grabber.grab(now_ms))),
             Subject("WindowProbe.current (one read)", lambda _i: discard(probe.current())),
-            Subject("ChangeGate.decide (64x36 signature)", lambda _i: discard(gate.decide(frame))),
+            Subject("ChangeGate.decide (exact, by tiles)", lambda _i: discard(gate.decide(frame))),
         ]
         measured = []
         for step in steps:
-            common.warm_up(step)
-            measured.append(common.measure(step, frames=reps, seconds=0.5))
+            warm_up(step)
+            measured.append(measure(step, frames=reps, seconds=seconds))
     grabber.close()
     probe.close()
     return measured
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    bundle = common.bundles().fp16
-    with daemon_support.screen() as x:
+    model = ModelCache.of(args)
+    bundle = model.fp16()
+    with screen() as x:
         paint_still_screen(x)
-        env = daemon_support.private_env(workdir)
-        sections = daemon_support.daemon_config(
+        env = private_env(workdir, model.xdg_cache)
+        sections = daemon_config(
             bundle, capture={"interval_s": 1.0}, api={"enabled": True}, ocr={"enabled": not args.no_ocr}
         )
-        config = daemon_support.write_config(workdir / "idle.toml", sections)
-        daemon = Daemon(config, env, workdir / "daemon.log")
+        daemon = daemon_in(workdir, "idle", env, sections)
         status_path = Path(env["XDG_RUNTIME_DIR"]) / "screenrecall" / "status.json"
-        with daemon_support.running(daemon) as startup_s:
+        with running(daemon) as startup_s:
             print(f"daemon up in {startup_s:.1f} s; warming up {args.warmup:.0f} s", file=sys.stderr)
             time.sleep(args.warmup)
             first_status = json.loads(status_path.read_text())
@@ -140,9 +145,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             samples, threads = sample_window(daemon.pid, args.seconds)
             last_status = json.loads(status_path.read_text())
             names = python_thread_names(daemon.pid)
-            memory = daemon_support.memory_breakdown(daemon.pid)
+            memory = proc.memory_breakdown(daemon.pid)
             hot = profile(daemon.pid, args.seconds, workdir / "idle.pyspy") if args.profile else []
-        steps = tick_breakdown()
+        steps = tick_breakdown(args.tick_reps, args.tick_seconds)
     found = Found(startup_s, samples, threads, names, hot, first_status, last_status, memory, steps)
     return report(args, found)
 
@@ -162,12 +167,12 @@ class Found:
 
 def report(args: argparse.Namespace, found: Found) -> dict[str, Any]:
     samples = found.samples
-    cpu = daemon_support.cpu_percent(samples[0], samples[-1])
-    per_second = [daemon_support.cpu_percent(a, b) for a, b in itertools.pairwise(samples)]
+    cpu = proc.cpu_percent(samples[0], samples[-1])
+    per_second = [proc.cpu_percent(a, b) for a, b in itertools.pairwise(samples)]
     rss_mb, hwm_mb = samples[-1].rss_kb / 1024, max(s.hwm_kb for s in samples) / 1024
     counters = {k: v - found.first["counters"].get(k, 0) for k, v in found.last["counters"].items()}
     memory = found.memory
-    common.print_table(
+    print_table(
         ("figure", "value", "target"),
         [
             ["CPU, % of one core (mean)", f"{cpu:.2f}", f"<= {TARGET_CPU_PERCENT:g}"],
@@ -181,7 +186,7 @@ def report(args: argparse.Namespace, found: Found) -> dict[str, Any]:
     print("\nlargest resident mappings, MB: " + ", ".join(f"{k} {v}" for k, v in memory["largest_mb"].items()))
     busiest = sorted(found.threads.items(), key=lambda item: item[1][1], reverse=True)[:THREADS_SHOWN]
     print(f"\nCPU by thread over the {args.seconds:.0f} s (tid, OS name / Python name):")
-    common.print_table(
+    print_table(
         ("thread", "CPU s", "% of one core"),
         [
             [f"{tid} {name} / {found.names.get(tid, '-')}", f"{sec:.2f}", f"{100 * sec / args.seconds:.2f}"]
@@ -190,13 +195,13 @@ def report(args: argparse.Namespace, found: Found) -> dict[str, Any]:
     )
     print(f"\ncounters over the window: {counters}")
     print("\none capture tick of the still screen, step by step (this process, the daemon stopped):")
-    common.print_table(
+    print_table(
         ("step", "ms", "% of one core at 1 tick/s"),
         [[m.path, f"{m.ms_per_frame:.2f}", f"{m.ms_per_frame / 10:.2f}"] for m in found.steps],
     )
     if found.hot:
         print("\npy-spy, a second window (Python stacks, active samples at 200 Hz, innermost screenrecall frame):")
-        common.print_table(("frame", "samples"), [[name, str(n)] for name, n in found.hot])
+        print_table(("frame", "samples"), [[name, str(n)] for name, n in found.hot])
     print()
     return {
         "bench": "idle",
@@ -216,24 +221,26 @@ def report(args: argparse.Namespace, found: Found) -> dict[str, Any]:
         "counters": counters,
         "tick_ms": {m.path: round(m.ms_per_frame, 2) for m in found.steps},
         "profile": dict(found.hot),
-        "machine": common.machine(),
+        "machine": machine(),
     }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = entry.parser(__doc__)
     parser.add_argument("--seconds", type=float, default=60.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds after start-up before measuring")
     parser.add_argument("--profile", action="store_true", help="then py-spy the daemon for another window")
     parser.add_argument("--no-ocr", action="store_true", help="ocr.enabled = false (default: on, as shipped)")
-    args = parser.parse_args(argv)
-    if args.seconds < 5 or args.warmup < 0:
-        parser.error("--seconds must be >= 5 and --warmup >= 0")
+    parser.add_argument("--tick-reps", type=int, default=50, help="least calls per capture-tick step timed alone")
+    parser.add_argument("--tick-seconds", type=float, default=0.5, help="least seconds per capture-tick step")
+    args = entry.parse(parser, argv, SMOKE)
+    if args.seconds < (1 if args.smoke else 5) or args.warmup < 0 or args.tick_reps < 1 or args.tick_seconds < 0:
+        parser.error("--seconds must be >= 5, --tick-reps >= 1, --warmup and --tick-seconds >= 0")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return daemon_support.bench_main(argv, parse_args, run)
+    return entry.bench_main(argv, parse_args, run)
 
 
 if __name__ == "__main__":

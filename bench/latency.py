@@ -1,6 +1,6 @@
 """Benchmarks capture -> stored latency of the real daemon on a changing 1080p Xvfb screen, via the awareness stream.
 
-Run from the repo root: `python bench/latency.py [--changes N] [--every S]`. The last stdout line is JSON.
+Run from the repo root: `python -m bench.latency [--changes N] [--every S]`. The last stdout line is JSON.
 """
 
 from __future__ import annotations
@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common
-import daemon_support
-from daemon_support import Daemon, Painter
+from bench.harness import entry
+from bench.harness.daemon import daemon_config, daemon_in, running
+from bench.harness.display import Painter, screen
+from bench.harness.home import private_env
+from bench.harness.model import ModelCache
+from bench.harness.report import machine, print_table
+from bench.harness.timing import p50_p95
 from screenrecall.api.client import ApiClient, ApiError
 from screenrecall.config import Config
+from tests.support.screens.desktop import desktop
 
 INTERVAL_S = 0.5
 # A tick reads its clock just before it grabs: a grab that began this much before a change may show it.
@@ -29,6 +32,8 @@ FIRST_SEED = 100
 # Random weights put distinct screens close together (cosine 0.87-0.99 between these desktops), so
 # the default 0.98 would extend some records instead of adding them; real CLIP weights would not.
 DEDUP_COSINE = 0.9999
+# The one-frame run a test makes (see bench/harness/entry.py): one change, short waits.
+SMOKE = {"changes": 1, "every": 2 * INTERVAL_S, "warmup": 0.0, "tail": 2.0, "subscribe": 0.5}
 
 
 @dataclass
@@ -79,30 +84,31 @@ def match(changes: list[float], events: list[tuple[float, dict[str, Any]]]) -> l
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    bundle = common.bundles().fp16
+    model = ModelCache.of(args)
+    bundle = model.fp16()
     print(f"generating {args.changes + 1} synthetic 1920x1080 desktops (untimed)", file=sys.stderr)
-    pictures = [daemon_support.desktop(FIRST_SEED + i) for i in range(args.changes + 1)]
-    with daemon_support.screen() as x:
+    pictures = [desktop(FIRST_SEED + i) for i in range(args.changes + 1)]
+    with screen() as x:
         painter = Painter(x.display)
         pixmaps = [painter.upload(picture) for picture in pictures]
         painter.show(pixmaps[0])
         x.set_active(x.show_window((30, 30, 30), 0, 1052, 1920, 28, title="report.odt - Writer", app="Soffice"))
-        env = daemon_support.private_env(workdir)
-        sections = daemon_support.daemon_config(
+        env = private_env(workdir, model.xdg_cache)
+        sections = daemon_config(
             bundle,
             capture={"interval_s": INTERVAL_S},
             dedup={"cosine": args.dedup},
             ocr={"enabled": not args.no_ocr},
             store={"flush_interval_s": args.flush_interval},
         )
-        daemon = Daemon(daemon_support.write_config(workdir / "latency.toml", sections), env, workdir / "daemon.log")
-        with daemon_support.running(daemon) as startup_s:
+        daemon = daemon_in(workdir, "latency", env, sections)
+        with running(daemon) as startup_s:
             print(f"daemon up in {startup_s:.1f} s; warming up {args.warmup:.0f} s", file=sys.stderr)
             time.sleep(args.warmup)
             arrivals = Arrivals()
             reader = threading.Thread(target=arrivals.follow, args=(ApiClient(daemon.socket),), name="stream")
             reader.start()
-            time.sleep(1.5)  # stream() does not say when it has subscribed: give the request time
+            time.sleep(args.subscribe)  # stream() does not say when it has subscribed: give the request time
             print(f"{args.changes} changes, one every {args.every} s", file=sys.stderr)
             changes = change_screen(painter, pixmaps[1:], args.every)
             time.sleep(args.tail)
@@ -131,10 +137,10 @@ def report(
     args: argparse.Namespace, startup_s: float, found: list[Match | None], arrivals: Arrivals, status: dict[str, Any]
 ) -> dict[str, Any]:
     hits = [m for m in found if m is not None]
-    total = daemon_support.p50_p95([m.total for m in hits])
-    waiting = daemon_support.p50_p95([m.waiting for m in hits])
-    processing = daemon_support.p50_p95([m.processing for m in hits])
-    common.print_table(
+    total = p50_p95([m.total for m in hits])
+    waiting = p50_p95([m.waiting for m in hits])
+    processing = p50_p95([m.processing for m in hits])
+    print_table(
         ("change -> record on the stream", "p50 ms", "p95 ms", "max ms"),
         [
             ["total (event arrival - change)", *_cells(total)],
@@ -169,7 +175,7 @@ def report(
         "frames_dropped": counters.get("frames_dropped", 0),
         "startup_s": round(startup_s, 1),
         "stream_end": arrivals.error,
-        "machine": common.machine(),
+        "machine": machine(),
     }
 
 
@@ -178,17 +184,18 @@ def _cells(figures: dict[str, float]) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = entry.parser(__doc__)
     parser.add_argument("--changes", type=int, default=30, help="screen changes")
     parser.add_argument("--every", type=float, default=1.5, help="seconds between changes")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds after start-up before the first change")
     parser.add_argument("--tail", type=float, default=5.0, help="seconds to wait for the last records")
+    parser.add_argument("--subscribe", type=float, default=1.5, help="seconds for the stream to subscribe")
     parser.add_argument("--dedup", type=float, default=DEDUP_COSINE, help="dedup.cosine (see DEDUP_COSINE)")
     parser.add_argument("--no-ocr", action="store_true", help="ocr.enabled = false (default: on, as shipped)")
     parser.add_argument(
         "--flush-interval", type=float, default=Config().store.flush_interval_s, help="store.flush_interval_s"
     )
-    args = parser.parse_args(argv)
+    args = entry.parse(parser, argv, SMOKE)
     if args.changes < 1 or args.every < 2 * INTERVAL_S or args.flush_interval < 0.05:
         parser.error(
             f"--changes >= 1, --every >= twice the capture interval ({INTERVAL_S} s), --flush-interval >= 0.05"
@@ -197,7 +204,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return daemon_support.bench_main(argv, parse_args, run)
+    return entry.bench_main(argv, parse_args, run)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tiny_clip import make_tiny_checkpoint
+from tests.support.checkpoints import make_tiny_checkpoint
+from tests.support.daemon import MakeDaemon, daemon_factory
 from tests.support.xvfb import Xvfb
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,3 +112,10 @@ def tiny_bundle(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
     done = run_cli("models", "export", "--from-dir", str(tiny_checkpoint), "--out", str(out), env=env)
     assert done.returncode == 0, done.stderr
     return out
+
+
+@pytest.fixture
+def make_daemon(tmp_path: Path, tiny_bundle: Path) -> Iterator[MakeDaemon]:
+    """`make_daemon(*config_layers, name=...)`: real daemons on the tiny bundle (killed at the end if still up)."""
+    with daemon_factory(tmp_path, tiny_bundle) as make:
+        yield make

@@ -20,7 +20,7 @@ def _write(path: Path, text: str) -> Path:
 def test_defaults_load_without_any_file() -> None:
     config = load(environ={})
     assert config == Config()
-    assert config.capture.interval_s == 2.0
+    assert config.capture.interval_s == 1.0
 
 
 def test_default_toml_documents_every_key_with_its_default() -> None:
@@ -101,10 +101,10 @@ def test_model_and_store_dirs_follow_xdg_data_home(xdg_home: Path) -> None:
 
 
 def test_config_check_exits_1_with_the_key_on_a_bad_file(tmp_path: Path) -> None:
-    bad = _write(tmp_path / "c.toml", "[gate]\nthreshold = 2.0\n")
+    bad = _write(tmp_path / "c.toml", "[gate]\nsettle_s = -1.0\n")
     done = run_cli("--config", str(bad), "config", "check")
     assert done.returncode == 1
-    assert "gate.threshold = 2.0" in done.stderr
+    assert "gate.settle_s = -1.0" in done.stderr
 
 
 def test_config_check_and_show_on_a_good_file(tmp_path: Path) -> None:
@@ -113,3 +113,9 @@ def test_config_check_and_show_on_a_good_file(tmp_path: Path) -> None:
     shown = run_cli("--config", str(good), "config", "show")
     assert shown.returncode == 0
     assert 'device = "CPU"' in shown.stdout
+
+
+def test_an_unknown_watch_extension_is_a_config_error_naming_the_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate({"watch": {"extensions": ["png", "jpgg"]}})
+    assert "watch.extensions" in str(caught.value) and "jpgg" in str(caught.value)

@@ -5,34 +5,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.daemon import FAST_CONFIG, Daemon, merged, stored_records, toml_of, wait_until
+from tests.support.daemon import MakeDaemon, stored_records, wait_until
 from tests.support.xvfb import Xvfb
 
 pytestmark = [pytest.mark.slow, pytest.mark.display]
-
-
-@pytest.fixture
-def make_daemon(tmp_path: Path, tiny_bundle: Path) -> Iterator[Any]:
-    started: list[Daemon] = []
-
-    def make(extra: dict[str, dict[str, Any]] | None = None, name: str = "daemon") -> Daemon:
-        config = merged(FAST_CONFIG, {"model": {"path": str(tiny_bundle)}}, extra or {})
-        path = tmp_path / f"{name}.toml"
-        path.write_text(toml_of(config))
-        daemon = Daemon(path, tmp_path / f"{name}.log")
-        started.append(daemon)
-        return daemon
-
-    yield make
-    for daemon in started:
-        if daemon.process is not None and daemon.process.poll() is None:
-            daemon.kill()
 
 
 def _store_dir(xdg_home: Path) -> Path:
@@ -47,7 +28,7 @@ def _records_by_monitor(xdg_home: Path) -> dict[int, list[Any]]:
 
 
 def test_still_screen_gives_one_record_per_monitor_whose_last_seen_advances(
-    make_daemon: Any, xdg_home: Path, monkeypatch: pytest.MonkeyPatch
+    make_daemon: MakeDaemon, xdg_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Xvfb(width=400, height=300, monitors=2) as screen:
         monkeypatch.setenv("DISPLAY", screen.display)
@@ -70,7 +51,7 @@ def test_still_screen_gives_one_record_per_monitor_whose_last_seen_advances(
         assert thumbnail.is_file() and thumbnail.stat().st_mode & 0o777 == 0o600
 
 
-def test_changed_content_gives_a_new_record(make_daemon: Any, xdg_home: Path, xvfb: Xvfb) -> None:
+def test_changed_content_gives_a_new_record(make_daemon: MakeDaemon, xdg_home: Path, xvfb: Xvfb) -> None:
     xvfb.fill((200, 200, 200))
     daemon = make_daemon().start()
     wait_until(lambda: daemon.status()["counters"]["records_added"] >= 1, 20, "a first record")  # type: ignore[index]
@@ -82,7 +63,7 @@ def test_changed_content_gives_a_new_record(make_daemon: Any, xdg_home: Path, xv
     assert len({r.id for r in records}) == 2
 
 
-def test_pause_stops_storing_and_resume_restarts_it(make_daemon: Any, xdg_home: Path, xvfb: Xvfb) -> None:
+def test_pause_stops_storing_and_resume_restarts_it(make_daemon: MakeDaemon, xdg_home: Path, xvfb: Xvfb) -> None:
     xvfb.fill((120, 40, 40))
     daemon = make_daemon().start()
     wait_until(lambda: daemon.status()["counters"]["records_added"] >= 1, 20, "a first record")  # type: ignore[index]
@@ -90,9 +71,7 @@ def test_pause_stops_storing_and_resume_restarts_it(make_daemon: Any, xdg_home: 
     wait_until(lambda: daemon.status()["paused"], 10, "paused status")  # type: ignore[index]
     grabbed = daemon.status()["counters"]["frames_grabbed"]  # type: ignore[index]
     xvfb.show_window((0, 200, 0), 100, 100, 300, 300)
-    time.sleep(1.5)  # six capture intervals
-    status = daemon.status()
-    assert status is not None
+    status = daemon.status_after(1.5)  # six capture intervals
     assert status["counters"]["frames_grabbed"] == grabbed
     assert status["counters"]["records_added"] == 1
     assert daemon.cli("resume").returncode == 0
@@ -101,7 +80,7 @@ def test_pause_stops_storing_and_resume_restarts_it(make_daemon: Any, xdg_home: 
 
 
 def test_excluded_window_is_never_stored_and_unknown_windows_fail_closed(
-    make_daemon: Any, xdg_home: Path, xvfb: Xvfb
+    make_daemon: MakeDaemon, xdg_home: Path, xvfb: Xvfb
 ) -> None:
     xvfb.fill((90, 90, 90))
     secret = xvfb.show_window((200, 0, 0), 0, 0, 640, 480, title="Vault — passwords", app="KeePassXC")
@@ -109,14 +88,13 @@ def test_excluded_window_is_never_stored_and_unknown_windows_fail_closed(
     daemon = make_daemon({"privacy": {"exclude_apps": ["^KeePass"]}}).start()
     wait_until(lambda: daemon.status()["counters"]["frames_excluded"] >= 3, 10, "exclusions")  # type: ignore[index]
     xvfb.set_active(None)  # no active window known: with exclusions configured, nothing may be stored
-    time.sleep(1.0)
-    status = daemon.status()
-    assert status is not None and status["counters"]["records_added"] == 0
+    status = daemon.status_after(1.0)
+    assert status["counters"]["records_added"] == 0
     assert daemon.stop()[0] == 0
     assert stored_records(_store_dir(xdg_home)) == []
 
 
-def test_status_json_while_running_and_from_the_store_when_stopped(make_daemon: Any, xvfb: Xvfb) -> None:
+def test_status_json_while_running_and_from_the_store_when_stopped(make_daemon: MakeDaemon, xvfb: Xvfb) -> None:
     xvfb.fill((0, 120, 120))
     daemon = make_daemon().start()
     wait_until(lambda: daemon.status()["counters"]["records_added"] >= 1, 20, "a record")  # type: ignore[index]
@@ -131,7 +109,7 @@ def test_status_json_while_running_and_from_the_store_when_stopped(make_daemon: 
     assert offline["running"] is False and offline["records"] == 1
 
 
-def test_a_second_daemon_on_the_same_store_exits_with_a_clear_message(make_daemon: Any, xvfb: Xvfb) -> None:
+def test_a_second_daemon_on_the_same_store_exits_with_a_clear_message(make_daemon: MakeDaemon, xvfb: Xvfb) -> None:
     xvfb.fill((10, 200, 10))
     first = make_daemon().start()
     second = make_daemon(name="second").start(wait_running=False)
@@ -140,7 +118,7 @@ def test_a_second_daemon_on_the_same_store_exits_with_a_clear_message(make_daemo
     assert first.stop()[0] == 0
 
 
-def test_no_display_is_a_clear_start_up_error(make_daemon: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_display_is_a_clear_start_up_error(make_daemon: MakeDaemon, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.setenv("XDG_SESSION_TYPE", "wayland")
     monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
@@ -149,14 +127,14 @@ def test_no_display_is_a_clear_start_up_error(make_daemon: Any, monkeypatch: pyt
     assert "Wayland" in daemon.log() and "Traceback" not in daemon.log()
 
 
-def test_missing_model_bundle_says_how_to_make_one(make_daemon: Any, xvfb: Xvfb, tmp_path: Path) -> None:
+def test_missing_model_bundle_says_how_to_make_one(make_daemon: MakeDaemon, xvfb: Xvfb, tmp_path: Path) -> None:
     daemon = make_daemon({"model": {"path": str(tmp_path / "no-bundle")}}).start(wait_running=False)
     assert daemon.wait_exit(60) == 1
     assert "screenrecall models export" in daemon.log() and "Traceback" not in daemon.log()
 
 
 def test_sigterm_during_a_folder_burst_loses_nothing(
-    make_daemon: Any, xdg_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_daemon: MakeDaemon, xdg_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.support.images import write_distinct_pngs
 
@@ -175,7 +153,7 @@ def test_sigterm_during_a_folder_burst_loses_nothing(
 
 
 def test_unreadable_files_and_bad_images_are_skipped_and_good_ones_stored_once(
-    make_daemon: Any, xdg_home: Path, tmp_path: Path
+    make_daemon: MakeDaemon, xdg_home: Path, tmp_path: Path
 ) -> None:
     from tests.support.images import write_bad_files, write_distinct_pngs
 
@@ -191,9 +169,8 @@ def test_unreadable_files_and_bad_images_are_skipped_and_good_ones_stored_once(
     assert daemon.process.poll() is None  # type: ignore[union-attr]
     assert daemon.stop()[0] == 0
     restarted = make_daemon(config, name="restart").start()
-    time.sleep(1.5)
-    after_restart = restarted.status()
-    assert after_restart is not None and after_restart["records"] == len(good)
+    after_restart = restarted.status_after(1.5)
+    assert after_restart["records"] == len(good)
     # Bad files were remembered: the catch-up does not read (and log) them again.
     assert after_restart["counters"]["files_rejected"] == 0
     assert restarted.stop()[0] == 0
@@ -212,3 +189,13 @@ def _write_slowly(path: Path) -> Path:
             os.fsync(handle.fileno())
             time.sleep(0.15)
     return path
+
+
+def test_the_running_daemon_writes_no_core_file(make_daemon: MakeDaemon, xvfb: Xvfb) -> None:
+    xvfb.fill((40, 40, 160))
+    daemon = make_daemon().start()
+    pid = daemon.process.pid  # type: ignore[union-attr]
+    limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    [core] = [line for line in limits if line.startswith("Max core file size")]
+    assert core.split()[4:6] == ["0", "0"]
+    assert daemon.stop()[0] == 0

@@ -28,6 +28,6 @@ def test_private_dir_and_missing_parents_are_0700_despite_umask(tmp_path: Path) 
         assert directory.stat().st_mode & 0o777 == 0o700
 
 
-def test_existing_open_leaf_is_tightened(tmp_path: Path) -> None:
-    (tmp_path / "open").mkdir(mode=0o755)
-    assert paths.ensure_private_dir(tmp_path / "open").stat().st_mode & 0o777 == 0o700
+def test_existing_open_leaf_of_ours_is_tightened(tmp_path: Path) -> None:
+    (tmp_path / "screenrecall" / "open").mkdir(parents=True, mode=0o755)
+    assert paths.ensure_private_dir(tmp_path / "screenrecall" / "open").stat().st_mode & 0o777 == 0o700

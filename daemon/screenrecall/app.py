@@ -9,33 +9,38 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from screenrecall import status as status_file
 from screenrecall.api.routes import Services
 from screenrecall.api.server import ApiServer
 from screenrecall.api.stream import Broadcaster
+from screenrecall.capture.backend import open_grabber
 from screenrecall.capture.folder import FolderWatcher
-from screenrecall.capture.screen import ScreenGrabber, check_session
-from screenrecall.capture.window import WindowProbe
+from screenrecall.capture.gate import ChangeGate
+from screenrecall.capture.privacy import ExclusionFilter, PauseSwitch, title_redactor
+from screenrecall.capture.reading_journal import ReadingJournal
+from screenrecall.capture.rejects import RejectLedger
+from screenrecall.capture.sampler import ScreenSampler
 from screenrecall.config import Config
-from screenrecall.frames import Record
-from screenrecall.gate import ChangeGate
-from screenrecall.notify import Notifier
-from screenrecall.pipeline import Pipeline, pause_switch, reject_ledger
-from screenrecall.privacy import ExclusionFilter
-from screenrecall.sampler import ScreenSampler
-from screenrecall.search import Searcher
-from screenrecall.status import Status
+from screenrecall.pipeline.assembly import Pipeline
+from screenrecall.pipeline.messages import Record
+from screenrecall.recall.search import Searcher
+from screenrecall.system import status as status_file
+from screenrecall.system.notify import Notifier
+from screenrecall.system.session_lock import SessionLock
+from screenrecall.system.status import Status
+from screenrecall.system.status_publisher import StatusPublisher
 
 logger = logging.getLogger(__name__)
 
-STATUS_EVERY_S = 5.0  # status file, STATUS= line and watchdog ping (WatchdogSec=60)
+# The wall clock going back more than this (against the monotonic clock) reschedules the jobs:
+# APScheduler's interval triggers are wall-clock times, and would wait out the whole jump.
+CLOCK_BACK_S = 5.0
 
 
 class App:
@@ -46,7 +51,8 @@ class App:
         self.environ = os.environ if environ is None else environ
         self.stop_event = threading.Event()
         self.notifier = Notifier(self.environ)
-        self.pause = pause_switch()
+        self.pause = PauseSwitch.default()
+        self.session_lock = SessionLock(self.environ)
         self.pipeline: Pipeline | None = None
         self.sampler: ScreenSampler | None = None
         self.watcher: FolderWatcher | None = None
@@ -54,24 +60,38 @@ class App:
         self.broadcaster = Broadcaster(config.api.stream_buffer)
         self.searcher: Searcher | None = None
         self.api: ApiServer | None = None
+        self.status_publisher = StatusPublisher(self.publish_status, self._status_marks, self.stop_event)
+        self._stopped = False
+        self._clock_anchor = (time.time(), time.monotonic())
 
     def build(self) -> None:
-        if self.config.capture.enabled:
-            check_session(self.environ)  # no display / Wayland-only: a clear start-up error
+        # Chosen before the model loads: a session that cannot be captured is a clear start-up error.
+        privacy = self.config.privacy
+        exclusions = ExclusionFilter(privacy.exclude_apps, privacy.exclude_titles, defaults=privacy.default_exclusions)
+        grabber = open_grabber(self.config, self.environ, exclusions.matches) if self.config.capture.enabled else None
         self.notifier.status("loading the model and opening the store")
-        self.pipeline = pipeline = Pipeline.build(
-            self.config, on_stored=self._on_stored, on_text=self.broadcaster.publish_text
-        )
-        pipeline.known_keys = pipeline.store.known_file_keys() | reject_ledger().load()
+        self.pipeline = pipeline = Pipeline.build(self.config, on_stored=self._on_stored)
+        ReadingJournal.default().reject_leftovers(RejectLedger.default())  # a file that killed us: not again
+        RejectLedger.default().bound()
+        if self.config.thumbnails.enabled:
+            pipeline.thumbnails.sweep(pipeline.store.ids())  # what a SIGKILL left between the two writes
+        pipeline.known_keys = pipeline.store.known_file_keys() | RejectLedger.default().load()
         self.searcher = Searcher(pipeline.store, pipeline.runtime)
-        if self.config.capture.enabled:
+        if grabber is not None and exclusions is not None:
             self.sampler = ScreenSampler(
-                ScreenGrabber(self.config.capture.monitors, WindowProbe()),
-                ChangeGate(self.config.gate.threshold, self.config.capture.heartbeat_s),
-                ExclusionFilter(self.config.privacy.exclude_apps, self.config.privacy.exclude_titles),
+                grabber,
+                ChangeGate(
+                    self.config.capture.heartbeat_s,
+                    settle_s=self.config.gate.settle_s,
+                    tile_px=self.config.gate.tile_px,
+                    min_changed_tiles=self.config.gate.min_changed_tiles,
+                ),
+                exclusions,
                 self.pause,
                 pipeline.inbox,
                 capture_allowed=pipeline.housekeeper.capture_allowed,
+                redact_title=title_redactor(self.config.redaction.kinds),
+                session_locked=self.session_lock.locked,
             )
         if self.config.watch.folders:
             self.watcher = FolderWatcher(
@@ -81,7 +101,7 @@ class App:
                 settle_s=self.config.watch.settle_s,
                 outbox=pipeline.inbox,
                 stop=self.stop_event,
-                is_known=pipeline.known_keys.__contains__,
+                is_known=lambda key: key in pipeline.known_keys or _forgotten(pipeline, key),
             )
 
     def _on_stored(self, record: Record, is_new: bool) -> None:
@@ -102,6 +122,9 @@ class App:
                 status=self.snapshot,
                 broadcaster=self.broadcaster,
                 max_image_pixels=self.config.watch.max_image_pixels,
+                frames=pipeline.frames,
+                config=self.config,
+                thumbnails=pipeline.thumbnails,
             )
             self.api = ApiServer(services, self.config.api, self.config.socket_path())
             self.api.start()
@@ -112,6 +135,7 @@ class App:
         self.scheduler.start()
         self.notifier.ready()
         self.publish_status()
+        self.status_publisher.start()
         logger.info("screenrecall running (device %s)", pipeline.runtime.executing_on)
 
     def _schedule(self) -> BackgroundScheduler:
@@ -126,7 +150,6 @@ class App:
         housekeeper = self._pipeline().housekeeper
         every = self.config.retention.check_interval_s
         scheduler.add_job(housekeeper.run, "interval", seconds=every, id="housekeeping", next_run_time=datetime.now())
-        scheduler.add_job(self.publish_status, "interval", seconds=STATUS_EVERY_S, id="status")
         if self.watcher is not None:
             # Inotify can overflow and lose events silently; a periodic walk picks those files up.
             scheduler.add_job(self.watcher.catch_up, "interval", seconds=every, id="folder-catch-up")
@@ -136,6 +159,13 @@ class App:
         """Blocks until asked to stop (0) or until a stage dies unasked (1)."""
         pipeline = self._pipeline()
         while not self.stop_event.wait(1.0):
+            # The watchdog is fed here, on the main thread's monotonic loop, while every stage keeps
+            # coming round: not from a scheduled job, which a long housekeeping run (sharing its
+            # thread) or a wall-clock jump (freezing its trigger) would starve into a restart loop.
+            if not pipeline.stalled():
+                self.notifier.watchdog()
+            pipeline.runtime.release_idle_text()
+            self.check_clock()
             dead = (
                 pipeline.dead_stage()
                 or (self.watcher is not None and not self.watcher.is_alive() and "watcher")
@@ -146,31 +176,66 @@ class App:
                 return 1
         return 0
 
+    def check_clock(self) -> bool:
+        """After the wall clock went back (a manual change, a bad NTP step), every job is rescheduled
+        from now; otherwise capture and housekeeping would stop for as long as the clock went back."""
+        wall, mono = time.time(), time.monotonic()
+        expected = self._clock_anchor[0] + (mono - self._clock_anchor[1])
+        self._clock_anchor = (wall, mono)
+        if wall > expected - CLOCK_BACK_S or self.scheduler is None or not self.scheduler.running:
+            return False
+        logger.warning("the wall clock went back %.0f s; rescheduling the periodic jobs from now", expected - wall)
+        for job in self.scheduler.get_jobs():
+            job.modify(next_run_time=datetime.now(job.next_run_time.tzinfo) if job.next_run_time else None)
+        return True
+
     def stop(self) -> None:
-        """Sources first, then the pipeline drains; the store closes last."""
+        """Sources first, then the pipeline drains; the store closes last. A second call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.stop_event.set()
         self.notifier.stopping()
-        if self.api is not None:
-            self.api.stop()
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
-        if self.watcher is not None:
-            self.watcher.stop()
-            self.watcher.join()
-        if self.sampler is not None:
-            self.sampler.close()
+        # The API closes on a thread of its own while the pipeline drains: a client that is slow to
+        # let go must not eat into the time systemd gives us to write what is buffered.
+        closing_api = threading.Thread(target=self.api.stop, name="api-stop") if self.api is not None else None
+        if closing_api is not None:
+            closing_api.start()
         if self.pipeline is not None:
-            self.pipeline.stop()
+            self.pipeline.housekeeper.halt()  # a long run ends at its next chunk, not after all of it
+        scheduler = self.scheduler
+        if scheduler is not None and scheduler.running:
+            _timed("the periodic jobs", lambda: scheduler.shutdown(wait=True))
+        self.status_publisher.join()
+        if self.watcher is not None:
+            _timed("the folder watcher", self._stop_watcher)
+        if self.sampler is not None:
+            _timed("screen capture", self.sampler.close)
+        self.session_lock.close()  # after the capture thread that polls it has stopped
+        if self.pipeline is not None:
+            _timed("the pipeline", self.pipeline.stop)
+        if closing_api is not None:
+            _timed("the API", closing_api.join)
         status_file.status_path().unlink(missing_ok=True)
         logger.info("screenrecall stopped")
+
+    def _stop_watcher(self) -> None:
+        assert self.watcher is not None
+        self.watcher.stop()
+        self.watcher.join()
 
     def publish_status(self) -> None:
         snapshot = self.snapshot()
         status_file.write(snapshot)
         self.notifier.status(snapshot.summary())
-        # Fed only while every stage loop is coming round: a wedged pipeline gets restarted.
-        if not self._pipeline().stalled():
-            self.notifier.watchdog()
+
+    def _status_marks(self) -> tuple[object, ...]:
+        """What makes the status file worth rewriting at once (system/status_publisher.py)."""
+        pipeline, sampler = self._pipeline(), self.sampler.stats if self.sampler else None
+        written = pipeline.writer.stats
+        seen = (sampler.locked, sampler.display_error, sampler.excluded) if sampler else ()
+        disk = pipeline.housekeeper.stats.disk_low
+        return (self.pause.state().paused, disk, written.last_write_ms, pipeline.embedder.stats.files_rejected, *seen)
 
     def snapshot(self) -> Status:
         pipeline = self._pipeline()
@@ -184,6 +249,7 @@ class App:
             records=pipeline.store.count(),
             last_frame_ms=pipeline.embedder.stats.last_frame_ms,
             paused=self.pause.state().paused,
+            locked=sampler.locked if sampler else False,
             disk_low=pipeline.housekeeper.stats.disk_low,
             display_error=sampler.display_error if sampler else "",
             disk_bytes=pipeline.housekeeper.stats.disk_bytes,
@@ -204,8 +270,12 @@ class App:
                 "encode_errors": pipeline.embedder.stats.encode_errors,
                 "files_rejected": pipeline.embedder.stats.files_rejected,
                 "records_added": pipeline.writer.stats.added,
+                "records_updated": pipeline.writer.stats.updated,
                 "records_extended": pipeline.writer.stats.extended,
+                "frames_superseded": pipeline.writer.stats.superseded,
+                "stored_without_text": pipeline.writer.stats.without_text,
                 "write_failures": pipeline.writer.stats.write_failures,
+                "records_given_up": pipeline.writer.stats.given_up,
                 "ocr_read": pipeline.ocr.stats.read if pipeline.ocr else 0,
                 "ocr_skipped": pipeline.ocr.stats.dropped if pipeline.ocr else 0,
                 "ocr_failed": pipeline.ocr.stats.failed if pipeline.ocr else 0,
@@ -217,3 +287,19 @@ class App:
         if self.pipeline is None:
             raise RuntimeError("App.build() first")
         return self.pipeline
+
+
+def _forgotten(pipeline: Pipeline, file_key: str) -> bool:
+    return pipeline.store.ledger is not None and pipeline.store.ledger.knows_key(file_key)
+
+
+SLOW_STOP_S = 2.0
+
+
+def _timed(what: str, step: Callable[[], object]) -> None:
+    """Runs one shutdown step; a slow one is logged, so a stop that nears systemd's limit says why."""
+    started = time.monotonic()
+    step()
+    took = time.monotonic() - started
+    if took > SLOW_STOP_S:
+        logger.info("stopping: %s took %.1f s", what, took)

@@ -18,6 +18,8 @@ from PIL import Image
 
 from screenrecall.api.client import ApiClient, ApiError
 from screenrecall.api.routes import Services, routes
+from screenrecall.api.ui_access import UiAccess
+from screenrecall.api.ui_routes import ui_routes
 from screenrecall.app import App
 from tests.support.images import png_declaring
 from tests.support.recall import (
@@ -26,6 +28,7 @@ from tests.support.recall import (
     openapi,
     png_of,
     post_json,
+    private_xdg,
     recall_config,
     running_app,
     schema_problems,
@@ -33,7 +36,6 @@ from tests.support.recall import (
     show_frames,
     solid,
     write_image,
-    xdg_environment,
 )
 
 MINUTE_MS = 60_000
@@ -57,9 +59,7 @@ class Seeded:
 def seeded(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """Shared by the read-only tests (the App takes a second to start); it has XDG dirs of its own."""
     root = tmp_path_factory.mktemp("routes")
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in xdg_environment(root / "home").items():
-            patch.setenv(name, value)
+    with private_xdg(root / "home"):
         socket = root / "api" / "api.sock"
         config = recall_config(tiny_bundle, {"api": {"socket": str(socket)}, "watch": {"max_image_pixels": 100_000}})
         with running_app(config) as app:
@@ -190,7 +190,10 @@ def test_the_served_openapi_document_covers_exactly_the_served_routes(seeded: Se
     services = Services(
         app.searcher, app.pipeline.store, app.pause, app.pipeline.writer.forget, app.snapshot, app.broadcaster, 1
     )
-    table = {(route.method.lower(), route.path) for route in routes(services) if isinstance(route, web.RouteDef)}
+    served_routes = [*routes(services), *ui_routes(services, UiAccess())]
+    # The API is /v1; /ui/ pages are HTML for the browser, not API.
+    api = [r for r in served_routes if isinstance(r, web.RouteDef) and r.path.startswith("/v1/")]
+    table = {(r.method.lower(), r.path) for r in api}
     documented = {(method, path) for path, item in served["paths"].items() for method in item}
     assert table == documented
 

@@ -28,7 +28,7 @@ from screenrecall.app import App
 from screenrecall.config import ConfigError
 from tests.support.as_nobody import as_nobody
 from tests.support.chroma_server import free_port
-from tests.support.recall import Daemons, Reply, http_tcp, http_unix, recall_config, running_app, xdg_environment
+from tests.support.recall import Daemons, Reply, http_tcp, http_unix, private_xdg, recall_config, running_app
 
 # --- the rules ---------------------------------------------------------------------------------------
 
@@ -120,9 +120,7 @@ def served(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     shared.chmod(0o711)
     port = free_port()
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            for name, value in xdg_environment(tmp_path_factory.mktemp("security")).items():
-                patch.setenv(name, value)
+        with private_xdg(tmp_path_factory.mktemp("security")):
             socket_path = shared / "api" / "api.sock"
             config = recall_config(tiny_bundle, {"api": {"socket": str(socket_path), "tcp_port": port}})
             with running_app(config) as app:

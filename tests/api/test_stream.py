@@ -20,8 +20,8 @@ import pytest
 from screenrecall.api.client import ApiClient
 from screenrecall.api.stream import Broadcaster, Subscription
 from screenrecall.app import App
-from screenrecall.frames import Embedding, Record, Window
-from screenrecall.schema import record_id_for_screen
+from screenrecall.pipeline.messages import Embedding, Record, Window
+from screenrecall.store.layout import record_id_for_screen
 from tests.support.daemon import REPO, Daemon, wait_until
 from tests.support.recall import (
     Daemons,
@@ -319,6 +319,9 @@ def test_a_stalled_websocket_does_not_slow_ingest_and_is_told_what_it_missed(tin
 
     config = recall_config(tiny_bundle, {"api": {"stream_buffer": 128}, "thumbnails": {"enabled": False}})
     with running_app(config) as app:
+        # This subscriber stalls for the whole ingest and reads afterwards: longer than the default
+        # write timeout on a loaded machine, after which it would be dropped (test_slow_clients.py).
+        app.broadcaster.write_timeout_s = 600
         started = time.monotonic()
         ingest_files(app, batch("alone"))
         alone_s = time.monotonic() - started

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from screenrecall.capture.folder import FolderWatcher
-from screenrecall.frames import FileJob
-from screenrecall.inbox import EncodeInbox
+from screenrecall.pipeline.inbox import EncodeInbox
+from screenrecall.pipeline.messages import FileJob
 
 SETTLE_S = 0.2
 EXTENSIONS = ["png", "jpg", "jpeg", "webp"]

@@ -18,7 +18,7 @@ from screenrecall.capture.screen import (
     owned_rgb,
 )
 from screenrecall.capture.window import WindowProbe, is_known
-from screenrecall.frames import Window
+from screenrecall.pipeline.messages import Window
 from tests.support.xvfb import Xvfb
 
 RED = (255, 0, 0)
@@ -70,7 +70,10 @@ def test_grabs_every_monitor_when_none_are_selected(monkeypatch: pytest.MonkeyPa
         finally:
             grabber.close()
 
-    assert [(f.monitor, f.size) for f in frames] == [(1, (320, 240)), (2, (320, 240))]
+    assert [(f.monitor, f.size, f.geometry) for f in frames] == [
+        (1, (320, 240), "320x240+0+0"),
+        (2, (320, 240), "320x240+320+0"),
+    ]
     assert colour_at(frames[0].pixels, 319, 239) == RED
     assert colour_at(frames[1].pixels, 0, 0) == GREEN
 
@@ -86,7 +89,7 @@ def test_grabs_only_the_selected_monitors(xvfb: Xvfb) -> None:
     finally:
         grabber.close()
 
-    assert [(f.monitor, f.size) for f in frames] == [(2, (440, 480))]
+    assert [(f.monitor, f.size, f.geometry) for f in frames] == [(2, (440, 480), "440x480+200+0")]
     assert colour_at(frames[0].pixels, 0, 0) == BLUE
 
 
@@ -148,17 +151,20 @@ def test_frames_carry_the_active_window(xvfb: Xvfb, grabber: ScreenGrabber) -> N
 
 
 @pytest.mark.display
-def test_window_is_unknown_without_window_manager_or_probe(xvfb: Xvfb, grabber: ScreenGrabber) -> None:
+def test_window_is_unknown_without_probe_or_a_readable_window_list(xvfb: Xvfb) -> None:
+    # Without a window manager the X tree is read instead (tests/capture/test_visibility.py).
     xvfb.fill(RED)
     without_probe = ScreenGrabber(monitors=[])
+    unreadable = ScreenGrabber(monitors=[], probe=WindowProbe(display=":65000"))
     try:
-        (no_wm,) = grabber.grab(0)
         (no_probe,) = without_probe.grab(0)
+        (no_list,) = unreadable.grab(0)
     finally:
         without_probe.close()
+        unreadable.close()
 
-    assert not is_known(no_wm.window)
     assert not is_known(no_probe.window)
+    assert not is_known(no_list.window)
 
 
 @pytest.mark.display

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from screenrecall.capture.window import UNKNOWN_WINDOW, WindowProbe, is_known
-from screenrecall.frames import Window
+from screenrecall.pipeline.messages import Window
 from tests.support.xvfb import Xvfb
 
 BLUE = (0, 0, 255)

@@ -16,8 +16,7 @@ import pytest
 from screenrecall.api.client import ApiClient
 from screenrecall.cli import main
 from screenrecall.config import load
-from screenrecall.lock import ProcessLock
-from screenrecall.pipeline import lock_path
+from screenrecall.store.lock import ProcessLock
 from tests.conftest import run_cli
 from tests.support.daemon import merged, stored_records, toml_of, wait_until
 from tests.support.recall import FAST, Daemons, default_socket, schema_problems, write_image
@@ -196,7 +195,7 @@ def test_offline_forget_removes_the_records_and_thumbnails_of_the_range_only(
 def test_offline_commands_refuse_clearly_while_another_process_owns_the_store(config_file: Path) -> None:
     config = load(config_file)
     config.store_dir().mkdir(parents=True)
-    with ProcessLock(lock_path(config)):
+    with ProcessLock(config.lock_path()):
         for args in (["search", "an invoice"], ["forget", "--since", "1h"]):
             done = run_cli("--config", str(config_file), *args, timeout=120)
             assert done.returncode == 1

@@ -10,7 +10,7 @@ import pytest
 
 from screenrecall.encode.bundle import IR_FILES, MANIFEST, open_bundle, sha256_file
 from tests.conftest import run_cli
-from tests.support.tiny_clip import EMBEDDING_DIM
+from tests.support.checkpoints import EMBEDDING_DIM
 
 
 def test_bundle_holds_the_three_irs_and_a_manifest_with_their_hashes(tiny_bundle: Path) -> None:
@@ -77,3 +77,16 @@ def test_int8_export_reports_cosine_to_fp16(tmp_path: Path, tiny_checkpoint: Pat
     assert manifest.precision["vision"] == "int8"
     assert manifest.int8_cosine_vs_fp16 is not None and 0.5 < manifest.int8_cosine_vs_fp16 <= 1.0001
     assert "nncf" in manifest.exporter
+
+
+@pytest.mark.slow
+def test_int8_weights_export_needs_no_calibration_and_verifies(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    out = tmp_path / "int8-weights"
+    done = run_cli("models", "export", "--from-dir", str(tiny_checkpoint), "--int8-weights", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "INT8 vs FP16 mean cosine on 4 synthetic images" in done.stdout
+    manifest = open_bundle(out).manifest
+    assert manifest.precision == {"vision": "int8-weights", "text": "int8-weights"}
+    assert manifest.int8_cosine_vs_fp16 is not None and 0.9 < manifest.int8_cosine_vs_fp16 <= 1.0001
+    verified = run_cli("models", "verify", str(out))  # hashes, both encoders compiled, the self-test
+    assert verified.returncode == 0, verified.stderr

@@ -11,7 +11,7 @@ import pytest
 from screenrecall.config import ModelConfig
 from screenrecall.encode.image import EncodeError, normalise
 from screenrecall.encode.runtime import ModelRuntime, load_runtime
-from screenrecall.frames import Embedding
+from screenrecall.pipeline.messages import Embedding
 
 
 @pytest.fixture(scope="module")

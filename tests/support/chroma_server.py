@@ -10,7 +10,7 @@ from pathlib import Path
 import chromadb
 from chromadb.config import Settings
 
-from screenrecall.store import close_client
+from screenrecall.store.chroma import close_client
 
 
 def free_port() -> int:

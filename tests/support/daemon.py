@@ -1,23 +1,27 @@
-"""Runs the real daemon (`python -m screenrecall run`) in a child process, and reads its store."""
+"""Runs the real daemon (`python -m screenrecall run`) in a child process, and reads its store.
+
+Shared by the tests and the daemon benchmarks (bench/harness/daemon.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from screenrecall.frames import Record
-from screenrecall.store import Store
+from screenrecall.api.client import ApiClient
+from screenrecall.pipeline.messages import Record
+from screenrecall.store.chroma import Store
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
-FAST_CONFIG = {
+FAST_CONFIG: dict[str, dict[str, Any]] = {
     "capture": {"interval_s": 0.25, "heartbeat_s": 1.0},
     "store": {"flush_interval_s": 0.2},
     "watch": {"settle_s": 0.3},
@@ -76,11 +80,28 @@ class Daemon:
             wait_until(self.is_running_and_ready, 60, "the daemon to report running")
         return self
 
-    def is_running_and_ready(self) -> bool:
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "the daemon is not started"
+        return self.process.pid
+
+    @property
+    def socket(self) -> Path:
+        return Path(self.env["XDG_RUNTIME_DIR"]) / "screenrecall" / "api.sock"
+
+    def wait_api(self, timeout: float = 60.0) -> None:
+        """Until the API answers on its socket (api.enabled); fails early if the daemon exits."""
+        client = ApiClient(self.socket, timeout=10)
+        wait_until(lambda: self.is_running() and self.socket.exists() and client.available(), timeout, "the API")
+
+    def is_running(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
             raise AssertionError(f"daemon exited {self.process.returncode}:\n{self.log()}")
-        return self.status() is not None
+        return True
+
+    def is_running_and_ready(self) -> bool:
+        return self.is_running() and self.status() is not None
 
     def status(self) -> dict[str, Any] | None:
         path = Path(self.env["XDG_RUNTIME_DIR"]) / "screenrecall" / "status.json"
@@ -89,6 +110,28 @@ class Daemon:
         except (OSError, ValueError):
             return None
         return data
+
+    def status_after(self, delay_s: float, timeout: float = 15.0) -> dict[str, Any]:
+        """The first status written at least delay_s from now (its updated_ms says when): what the
+        daemon saw over that time, not a file left from before it (the file is rewritten at once on
+        a change, and every 5 s otherwise)."""
+        since_ms = int((time.time() + delay_s) * 1000)
+        found: dict[str, Any] = {}
+
+        def written() -> bool:
+            nonlocal found
+            found = self.status() or {}
+            return int(found.get("updated_ms", 0)) >= since_ms
+
+        wait_until(written, delay_s + timeout, f"a status written after {delay_s} s")
+        return found
+
+    def search(self, *args: str) -> list[dict[str, Any]]:
+        """`screenrecall search ARGS --json`, which must succeed; the results."""
+        done = self.cli("search", *args, "--json")
+        assert done.returncode == 0, done.stderr
+        results: list[dict[str, Any]] = json.loads(done.stdout)
+        return results
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -125,3 +168,28 @@ def stored_records(store_dir: Path) -> list[Record]:
     """Every record, read with our own Store (the daemon must be stopped: one owner at a time)."""
     with Store.open(store_dir) as store:
         return list(store.records(with_text=True))
+
+
+MakeDaemon = Callable[..., Daemon]
+
+
+@contextlib.contextmanager
+def daemon_factory(root: Path, bundle: Path) -> Iterator[MakeDaemon]:
+    """`make(*layers, name="daemon")`: a Daemon on FAST_CONFIG with the bundle and these config layers
+    (not started); every one still running at the end is killed."""
+    made: list[Daemon] = []
+
+    def make(*layers: dict[str, dict[str, Any]], name: str = "daemon") -> Daemon:
+        config = merged(FAST_CONFIG, {"model": {"path": str(bundle)}}, *layers)
+        path = root / f"{name}.toml"
+        path.write_text(toml_of(config))
+        daemon = Daemon(path, root / f"{name}.log")
+        made.append(daemon)
+        return daemon
+
+    try:
+        yield make
+    finally:
+        for daemon in made:
+            if daemon.process is not None and daemon.process.poll() is None:
+                daemon.kill()

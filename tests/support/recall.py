@@ -16,13 +16,14 @@ from typing import Any, cast
 
 import aiohttp
 import numpy as np
+import pytest
 from PIL import Image
 
 from screenrecall import paths
 from screenrecall.api.client import ApiClient
 from screenrecall.app import App
 from screenrecall.config import Config, validate
-from screenrecall.frames import FileJob, Frame, Pixels, Window
+from screenrecall.pipeline.messages import FileJob, Frame, Pixels, Window
 from tests.support.daemon import FAST_CONFIG, Daemon, merged, toml_of, wait_until
 
 OPENAPI = Path(__file__).resolve().parents[2] / "daemon" / "screenrecall" / "api" / "openapi.json"
@@ -128,6 +129,15 @@ def screen_frame(
     return Frame(pixels, at_ms, "screen", monitor=monitor, window=Window(title=title, app=app_name))
 
 
+@contextlib.contextmanager
+def private_xdg(root: Path) -> Iterator[pytest.MonkeyPatch]:
+    """XDG dirs of their own under root, for a fixture wider than one test (which cannot use xdg_home)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in xdg_environment(root).items():
+            patch.setenv(name, value)
+        yield patch
+
+
 def xdg_environment(root: Path) -> dict[str, str]:
     """Private XDG dirs under root (for fixtures wider than one test, which cannot use xdg_home)."""
     names = {"XDG_CONFIG_HOME": "config", "XDG_DATA_HOME": "data", "XDG_CACHE_HOME": "cache", "XDG_RUNTIME_DIR": "run"}
@@ -151,7 +161,16 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
     "array": (list,),
     "object": (dict,),
+    "null": (type(None),),
 }
+
+
+def _kinds(declared: str | list[str] | None) -> tuple[type, ...]:
+    # OpenAPI 3.1 allows a list of types, e.g. ["string", "null"].
+    if not declared:
+        return (object,)
+    names = [declared] if isinstance(declared, str) else declared
+    return tuple(kind for name in names for kind in _JSON_TYPES.get(name, (object,)))
 
 
 def schema_problems(item: Mapping[str, Any], schema_name: str) -> list[str]:
@@ -162,7 +181,7 @@ def schema_problems(item: Mapping[str, Any], schema_name: str) -> list[str]:
         if key not in item:
             continue
         value = item[key]
-        kinds = _JSON_TYPES.get(spec.get("type", ""), (object,))
+        kinds = _kinds(spec.get("type"))
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             problems.append(f"{key!r} is {value!r}, not {spec.get('type')}")
         elif "enum" in spec and value not in spec["enum"]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,15 @@ from screenrecall.errors import ScreenrecallError
 
 
 class ApiError(ScreenrecallError):
-    """The daemon answered with an error, or could not be reached."""
+    """The daemon answered with an error, or could not be reached (status None)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ApiUnreachable(ApiError):  # noqa: N818 (an ApiError; "Error" twice would read badly)
+    """Nothing answers on the socket: no daemon runs (callers may fall back to the store)."""
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -26,10 +36,20 @@ class _UnixConnection(http.client.HTTPConnection):
         sock.settimeout(self.timeout)
         try:
             sock.connect(str(self._socket_path))
-        except OSError:
+            _check_server(sock, self._socket_path)
+        except (OSError, ApiError):
             sock.close()
             raise
         self.sock = sock
+
+
+def _check_server(sock: socket.socket, path: Path) -> None:
+    """Refuses a socket served by another user before anything (a query, a token) is sent: someone
+    who got to create the socket path first must not read our searches."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    if uid != os.getuid():
+        raise ApiError(f"the socket {path} is served by uid {uid}, not by us; nothing was sent")
 
 
 class ApiClient:
@@ -54,6 +74,10 @@ class ApiClient:
         try:
             payload = None if body is None else json.dumps(body).encode()
             headers = {"Content-Type": "application/json"} if payload is not None else {}
+            try:
+                connection.connect()
+            except OSError as exc:
+                raise ApiUnreachable(f"no daemon answers on {self.socket_path} ({exc})") from None
             connection.request(method, path, body=payload, headers=headers)
             response = connection.getresponse()
             data = response.read()
@@ -62,7 +86,9 @@ class ApiClient:
         finally:
             connection.close()
         if response.status >= 400:
-            raise ApiError(f"the daemon refused: {response.status} {data.decode(errors='replace').strip()}")
+            raise ApiError(
+                f"the daemon refused: {response.status} {data.decode(errors='replace').strip()}", response.status
+            )
         return data
 
     def stream(self, embeddings: bool = False) -> Iterator[dict[str, Any]]:

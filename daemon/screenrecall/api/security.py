@@ -8,13 +8,14 @@ Host and no foreign Origin; no CORS header is ever sent.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import os
 import secrets
 import socket
+import stat
 import struct
 from pathlib import Path
 
+from screenrecall.config import is_loopback
 from screenrecall.errors import ScreenrecallError
 
 TOKEN_FILE = "api-token"
@@ -22,14 +23,6 @@ TOKEN_FILE = "api-token"
 
 class ApiSecurityError(ScreenrecallError):
     """The API cannot be served safely as configured."""
-
-
-def is_loopback(host: str) -> bool:
-    """True for a loopback IP literal (a host name could resolve anywhere, so it does not count)."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def require_loopback(host: str) -> None:
@@ -50,16 +43,33 @@ def peer_uid(sock: socket.socket) -> int:
 
 
 def load_or_create_token(directory: Path) -> str:
-    """The bearer token, generated at first use into a 0600 file."""
+    """The bearer token, generated at first use into a 0600 file.
+
+    Opened with O_NOFOLLOW and checked by fstat: a symlink planted in its place or a file of another
+    user is refused; a token file others could read is replaced, since the token may have leaked.
+    """
     path = directory / TOKEN_FILE
     try:
-        token = path.read_text(encoding="utf-8").strip()
-        if token:
-            return token
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
-        pass
+        return _new_token(path)
+    except OSError as exc:  # ELOOP: a symlink
+        raise ApiSecurityError(f"{path} cannot be opened safely ({exc.strerror}); remove it") from None
+    with os.fdopen(fd, "r", encoding="utf-8") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            raise ApiSecurityError(f"{path} is not our own file (uid {info.st_uid}); remove it")
+        token = handle.read().strip() if not info.st_mode & 0o077 else ""
+    if token:
+        return token
+    path.unlink()  # empty, or readable by others: a new one
+    return _new_token(path)
+
+
+def _new_token(path: Path) -> str:
     token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # O_EXCL | O_NOFOLLOW: never write through a file or link someone else put there meanwhile.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(token + "\n")
     return token

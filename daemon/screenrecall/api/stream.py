@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from screenrecall.frames import Embedding, Record
-from screenrecall.moments import iso
+from screenrecall.pipeline.messages import Embedding, Record
+from screenrecall.recall.moments import iso
 
 logger = logging.getLogger(__name__)
 
@@ -27,16 +27,25 @@ class Subscription:
     queue: asyncio.Queue[dict[str, Any] | None]  # None: the API is stopping
     embeddings: bool
     missed: int = 0
+    transport: asyncio.Transport | None = None  # aborted if the handler does not end at shutdown
+
+
+# How long one write to a subscriber may wait for its socket to drain. A client that reads nothing
+# for this long (`screenrecall stream | less`, a client stopped with Ctrl-Z) is dropped: its
+# connection would otherwise pin a handler, its buffers and the API's shutdown.
+WRITE_TIMEOUT_S = 10.0
 
 
 @dataclass
 class Broadcaster:
     buffer: int
+    write_timeout_s: float = WRITE_TIMEOUT_S
     _loop: asyncio.AbstractEventLoop | None = None
     _subscribers: set[Subscription] = field(default_factory=set)
     _previous: dict[tuple[str, int], Embedding] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     published: int = 0
+    dropped_subscribers: int = 0
 
     def attach(self, loop: asyncio.AbstractEventLoop | None) -> None:
         """Events are delivered on this loop (the API's); None detaches (nothing is delivered)."""
@@ -45,10 +54,6 @@ class Broadcaster:
     def publish(self, record: Record, is_new: bool) -> None:
         """Any thread. Builds the event and hands it to the API loop; returns at once."""
         self._send(self._event(record, "record" if is_new else "extended"), record)
-
-    def publish_text(self, record: Record) -> None:
-        """A stored record got its OCR text (it came after the record itself)."""
-        self._send(self._event(record, "text", novelty=False), record)
 
     def _send(self, event: dict[str, Any], record: Record) -> None:
         self.published += 1
@@ -82,13 +87,14 @@ class Broadcaster:
             "app": record.window.app,
             "path": record.path,
             "host": record.host,
+            "monitor_geometry": record.geometry,
             "novelty": round(self._novelty(record), 6) if novelty else 0.0,
             "text": record.text,
         }
 
-    def subscribe(self, embeddings: bool) -> Subscription:
+    def subscribe(self, embeddings: bool, transport: asyncio.Transport | None = None) -> Subscription:
         """On the API loop."""
-        subscription = Subscription(asyncio.Queue(self.buffer), embeddings)
+        subscription = Subscription(asyncio.Queue(self.buffer), embeddings, transport=transport)
         self._subscribers.add(subscription)
         return subscription
 
@@ -98,6 +104,23 @@ class Broadcaster:
             if subscription.queue.full():
                 subscription.queue.get_nowait()
             subscription.queue.put_nowait(None)
+
+    async def close_all_within(self, seconds: float) -> None:
+        """close_all(), then abort the connections of handlers that did not end in time (stuck in a
+        write to a client that reads nothing: closing gracefully would wait for it forever)."""
+        self.close_all()
+        deadline = asyncio.get_running_loop().time() + seconds
+        while self._subscribers and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        for subscription in list(self._subscribers):
+            if subscription.transport is not None:
+                subscription.transport.abort()
+
+    def drop_laggard(self, subscription: Subscription) -> None:
+        """On the API loop: a subscriber whose socket did not take a write in time is let go."""
+        self.dropped_subscribers += 1
+        self._subscribers.discard(subscription)
+        logger.warning("dropped a stream subscriber that read nothing for %.0f s", self.write_timeout_s)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)

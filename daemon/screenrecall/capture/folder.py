@@ -19,7 +19,7 @@ from watchdog import events
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from screenrecall.frames import FileJob
+from screenrecall.pipeline.messages import FileJob
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +220,9 @@ class FolderWatcher:
             if quiet_s < self._settle_s or (entry.writing and quiet_s < _CLOSE_GRACE_S):
                 continue
             if entry.writing:
-                logger.info("%s was written to and not closed for %.0f s; reading it", path, quiet_s)
+                # No path at INFO: the README promises file paths stay out of the log.
+                logger.info("a file was written to and not closed for %.0f s; reading it", quiet_s)
+                logger.debug("that file: %s", path)
             del self._pending[path]
             self._offer(FileJob(path, info.st_size, info.st_mtime_ns))
 

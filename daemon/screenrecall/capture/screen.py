@@ -1,20 +1,22 @@
-"""Grabs each selected monitor of the X display as an RGB Frame, tagged with the active window."""
+"""Grabs each selected monitor of the X display as an RGB Frame, excluded windows blacked out, each
+frame labelled with the window its monitor shows."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import mss
 import numpy as np
 from mss.models import Monitor
 from numpy.typing import NDArray
 
+from screenrecall.capture.layout import Layout, Rect, boxes_on, label_for, visible_parts
 from screenrecall.capture.window import UNKNOWN_WINDOW, WindowProbe
 from screenrecall.errors import ScreenrecallError
-from screenrecall.frames import Frame, Pixels, Window
+from screenrecall.pipeline.messages import Box, Frame, Pixels, Window, geometry_of
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +112,10 @@ class ScreenGrabber:
     smaller screen, or a bigger one that outgrew mss's shared-memory buffer); if that fails too,
     the display is gone and grab() raises DisplayUnavailable.
 
+    Every visible window that `excluded` matches is blacked out on every frame it shows on, before
+    the frame leaves grab(). Each frame is labelled with its own monitor's window (label_for), or
+    UNKNOWN_WINDOW when the window list cannot be read or changed during the grab.
+
     Takes ownership of the probe: close() closes it.
     """
 
@@ -118,9 +124,11 @@ class ScreenGrabber:
         monitors: Sequence[int] = (),
         probe: WindowProbe | None = None,
         layout_check_s: float = LAYOUT_CHECK_S,
+        excluded: Callable[[Window], bool] | None = None,
     ) -> None:
         self._selected = tuple(monitors)
         self._probe = probe
+        self._excluded = excluded
         self._layout_check_ms = layout_check_s * 1000.0
         self._sct: mss.MSS | None = None
         self._owner: int | None = None
@@ -131,19 +139,30 @@ class ScreenGrabber:
         """One Frame per selected monitor that shows something; all-black grabs are skipped."""
         self._refresh_if_due(now_ms)
         self._open(now_ms)  # no display, no point asking the probe (it would only fail too)
-        before = self._window()
+        before = self._windows()
         shots = self._grab_with_retry(now_ms)
-        # The active window is read on both sides of the grab: if it changed in between, which
-        # one the pixels show is unknown, and privacy filters must treat it as unknown.
-        after = self._window()
-        window = before if before is not None and before == after else UNKNOWN_WINDOW
+        # The windows are read on both sides of the grab: what moved in between is hidden at both
+        # places, and a monitor whose window changed is labelled unknown (privacy then drops it).
+        after = self._windows(after_grab=True)
+        hidden = self._hidden(before, after)
         frames = []
-        for number, pixels in shots:
-            if is_all_black(pixels):
+        for number, rect, shot in shots:
+            if is_all_black(shot):
                 logger.debug("monitor %d is all black; frame skipped", number)
                 continue
-            frames.append(Frame(pixels, now_ms, "screen", monitor=number, window=window))
+            window = _label(before, after, rect)
+            boxes = boxes_on(rect, hidden)
+            pixels = blacked_out(shot, boxes) if boxes else shot
+            if boxes and is_all_black(pixels):
+                window = UNKNOWN_WINDOW  # nothing left but what was hidden: privacy drops and counts it
+            place = geometry_of(*rect)
+            frames.append(Frame(pixels, now_ms, "screen", monitor=number, window=window, geometry=place))
         return frames
+
+    def _hidden(self, before: Layout | None, after: Layout | None) -> list[Rect]:
+        if self._excluded is None:
+            return []
+        return [*visible_parts(before or (), self._excluded), *visible_parts(after or (), self._excluded)]
 
     def close(self) -> None:
         """Releases the X connections; call after the grabbing thread has stopped."""
@@ -157,7 +176,7 @@ class ScreenGrabber:
         if self._sct is not None and (elapsed_ms >= self._layout_check_ms or elapsed_ms < 0):
             self._close_mss()
 
-    def _grab_with_retry(self, now_ms: int) -> list[tuple[int, Pixels]]:
+    def _grab_with_retry(self, now_ms: int) -> list[tuple[int, Rect, Pixels]]:
         try:
             return self._grab_selected(self._open(now_ms))
         except _GRAB_FAILURES as exc:
@@ -187,12 +206,13 @@ class ScreenGrabber:
         self._note_layout(monitors)
         return sct
 
-    def _grab_selected(self, sct: mss.MSS) -> list[tuple[int, Pixels]]:
+    def _grab_selected(self, sct: mss.MSS) -> list[tuple[int, Rect, Pixels]]:
         shots = []
         for number, monitor in self._selected_monitors(sct.monitors):
             shot = sct.grab(monitor)
             bgra = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)
-            shots.append((number, _rgb(bgra)))
+            rect = (monitor["left"], monitor["top"], monitor["width"], monitor["height"])
+            shots.append((number, rect, _rgb(bgra)))
         return shots
 
     def _selected_monitors(self, monitors: Sequence[Monitor]) -> list[tuple[int, Monitor]]:
@@ -213,8 +233,8 @@ class ScreenGrabber:
         if missing:
             logger.warning("configured monitor(s) %s not present; they are not captured", missing)
 
-    def _window(self) -> Window | None:
-        return self._probe.current() if self._probe is not None else None
+    def _windows(self, after_grab: bool = False) -> Layout | None:
+        return self._probe.layout(reuse_names=after_grab) if self._probe is not None else None
 
     def _close_mss(self) -> None:
         sct, self._sct, self._owner = self._sct, None, None
@@ -235,6 +255,22 @@ def _rgb(bgra: NDArray[np.uint8]) -> Pixels:
     view = bgra[..., 2::-1]
     view.flags.writeable = False  # frames are immutable messages
     return view
+
+
+def _label(before: Layout | None, after: Layout | None, monitor: Rect) -> Window:
+    if before is None or after is None:
+        return UNKNOWN_WINDOW
+    window = label_for(before, monitor)
+    return window if window == label_for(after, monitor) else UNKNOWN_WINDOW
+
+
+def blacked_out(pixels: Pixels, boxes: Sequence[Box]) -> Pixels:
+    """A read-only copy with these boxes black: the original (mss's buffer) is never written."""
+    out = np.array(pixels, dtype=np.uint8, order="C")
+    for x0, y0, x1, y1 in boxes:
+        out[y0:y1, x0:x1] = 0
+    out.flags.writeable = False
+    return out
 
 
 def owned_rgb(pixels: Pixels) -> Pixels:

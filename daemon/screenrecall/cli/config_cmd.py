@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from screenrecall.config import Config
-from screenrecall.config_toml import to_toml
+if TYPE_CHECKING:  # the CLI imports pydantic only for the commands that load the config
+    from screenrecall.config import Config
 
 
 def register(commands: Any) -> None:
@@ -29,5 +29,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
 
 
 def _show(args: argparse.Namespace, config: Config) -> int:
+    from screenrecall.config_toml import to_toml
+
     print(to_toml(config), end="")
     return 0

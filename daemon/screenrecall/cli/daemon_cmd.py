@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from screenrecall import paths
-from screenrecall import status as status_file
-from screenrecall.app import App
-from screenrecall.cli.when import parse_duration
-from screenrecall.config import Config
 from screenrecall.errors import ScreenrecallError
-from screenrecall.lock import ProcessLock
-from screenrecall.pipeline import lock_path, pause_switch
+from screenrecall.recall.when import parse_duration
+from screenrecall.store.lock import ProcessLock
+from screenrecall.system import hardening, limits
+from screenrecall.system import status as status_file
+
+if TYPE_CHECKING:
+    # Imported where used: `screenrecall --help` and the API commands must not load numpy or OpenVINO.
+    from screenrecall.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +45,12 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
+    from screenrecall.app import App
+
+    # Before any frame exists: a crash must never write screen contents to a core file.
+    hardening.make_undumpable()
     _provision_default_model(config)
+    limits.raise_open_files_limit()
     app = App(config)
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -55,15 +59,23 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # Whatever fails once stage threads may be running (a taken api.tcp_port, a PermissionError, a
+    # bug) stops them all: non-daemon threads left behind would keep the process alive, deaf to
+    # SIGTERM, instead of letting the service manager see it fail and restart it.
+    code = 1
     try:
         app.build()
         app.start()
         code = app.wait()
     except ScreenrecallError as exc:
         app.notifier.status(f"failed to start: {exc}")
-        app.stop()
         raise
-    app.stop()
+    except Exception as exc:
+        logger.exception("the daemon failed")
+        app.notifier.status(f"failed: {type(exc).__name__}: {exc}")
+        code = 1
+    finally:
+        app.stop()
     return code
 
 
@@ -91,23 +103,22 @@ def _provision_default_model(config: Config) -> None:
 
 
 def _ingest(args: argparse.Namespace, config: Config) -> int:
-    from screenrecall.ingest import collect_jobs, ingest
+    from tqdm import tqdm
+
+    from screenrecall.pipeline.ingest import collect_jobs, ingest
 
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise ScreenrecallError(f"no such file or folder: {', '.join(missing)}")
-    if ProcessLock.is_held(lock_path(config)):
+    if ProcessLock.is_held(config.lock_path()):
         raise ScreenrecallError(
             "the daemon is running and owns the store; add the files to a watched folder (watch.folders) "
             "or stop it first: systemctl --user stop screenrecall"
         )
     jobs = collect_jobs(args.paths, config.watch.extensions)
-    with contextlib.ExitStack() as bars:
-        images = bars.enter_context(tqdm(total=len(jobs), desc="images", unit="file"))
-        text = None
-        if config.ocr.enabled:
-            text = bars.enter_context(tqdm(desc="text  ", unit="file"))  # only usable, new files
-        result = ingest(config, jobs, progress=images.update, text_progress=text.update if text is not None else None)
+    # A file counts once it is stored with its text (OCR on) or found unusable.
+    with tqdm(total=len(jobs), desc="images", unit="file") as images:
+        result = ingest(config, jobs, progress=images.update)
     print(f"{result.stored} stored, {result.already_known} already stored, {result.rejected} skipped (not usable)")
     return 0
 
@@ -119,7 +130,7 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     live: status_file.Status | None = None
     if api is not None:
         live = status_file.Status(**api.request("GET", "/v1/status"))
-    elif ProcessLock.is_held(lock_path(config)):
+    elif ProcessLock.is_held(config.lock_path()):
         live = status_file.read()  # a daemon running with its API off still writes this file
     if live is None:
         live = _offline_status(config)
@@ -128,19 +139,21 @@ def _status(args: argparse.Namespace, config: Config) -> int:
 
 
 def _offline_status(config: Config) -> status_file.Status:
-    from screenrecall.store import Store
+    from screenrecall.capture.privacy import PauseSwitch
+    from screenrecall.store.chroma import Store
 
-    snapshot = status_file.Status(running=False, paused=pause_switch().state().paused)
+    snapshot = status_file.Status(running=False, paused=PauseSwitch.default().state().paused)
     snapshot.free_bytes = shutil.disk_usage(paths.ensure_private_dir(paths.data_dir())).free
     if not config.store_dir().exists():
         return snapshot
-    with ProcessLock(lock_path(config)), Store.open(config.store_dir()) as store:
+    with ProcessLock(config.lock_path()), Store.open(config.store_dir()) as store:
         snapshot.records = store.count()
         snapshot.disk_bytes = store.disk_bytes()
     return snapshot
 
 
 def _pause(args: argparse.Namespace, config: Config) -> int:
+    from screenrecall.capture.privacy import PauseSwitch
     from screenrecall.cli.recall_cmd import client
 
     seconds = parse_duration(args.duration) if args.duration else None
@@ -149,7 +162,7 @@ def _pause(args: argparse.Namespace, config: Config) -> int:
         state = api.request("POST", "/v1/pause", {} if seconds is None else {"for_s": seconds})
         until = state["until_ms"]
     else:  # no daemon: the switch is a file it reads when it starts
-        until = pause_switch().pause(seconds).until_ms
+        until = PauseSwitch.default().pause(seconds).until_ms
     if until is None:
         print("paused until `screenrecall resume` (takes effect within one capture interval)")
     else:
@@ -158,12 +171,13 @@ def _pause(args: argparse.Namespace, config: Config) -> int:
 
 
 def _resume(args: argparse.Namespace, config: Config) -> int:
+    from screenrecall.capture.privacy import PauseSwitch
     from screenrecall.cli.recall_cmd import client
 
     api = client(config)
     if api is not None:
         api.request("POST", "/v1/resume", {})
     else:
-        pause_switch().resume()
+        PauseSwitch.default().resume()
     print("resumed")
     return 0

@@ -6,11 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from screenrecall import paths
-from screenrecall.config import Config
 from screenrecall.errors import ScreenrecallError
+
+if TYPE_CHECKING:
+    from screenrecall.config import Config
 
 EXPORT_EXTRA_HINT = (
     "exporting needs the export extra: pip install torch==2.13.0 (a CPU wheel; unpinned torch pulls a "
@@ -28,6 +30,11 @@ def register(commands: Any) -> None:
     export.add_argument("--out", type=Path, help="bundle dir (default: the default bundle location)")
     export.add_argument("--int8", action="store_true", help="quantize the image encoder to INT8 with NNCF")
     export.add_argument("--calibration", type=Path, help="folder of screenshots to calibrate INT8 on")
+    export.add_argument(
+        "--int8-weights",
+        action="store_true",
+        help="weight-only INT8 for both encoders (no calibration; about half the memory on a CPU)",
+    )
     export.add_argument("--calibration-limit", type=int, default=300, help="most calibration images used")
     export.set_defaults(handler=_export)
 
@@ -59,11 +66,18 @@ def _export(args: argparse.Namespace, config: Config) -> int:
         if not calibration:
             raise ScreenrecallError(f"no readable images in {args.calibration}")
     out = args.out or paths.default_model_dir()
-    request = ex.ExportRequest(model_id=args.model_id, from_dir=args.from_dir, int8=args.int8, calibration=calibration)
+    request = ex.ExportRequest(
+        model_id=args.model_id,
+        from_dir=args.from_dir,
+        int8=args.int8,
+        calibration=calibration,
+        int8_weights=args.int8_weights,
+    )
     manifest = ex.export(request, out)
     print(f"bundle written to {out} ({manifest.model_id}, {manifest.embedding_dim}-d, {manifest.precision['vision']})")
     if manifest.int8_cosine_vs_fp16 is not None:
-        print(f"INT8 vs FP16 mean cosine on {len(calibration)} calibration images: {manifest.int8_cosine_vs_fp16:.4f}")
+        on = f"{len(calibration)} calibration images" if calibration else "4 synthetic images"
+        print(f"INT8 vs FP16 mean cosine on {on}: {manifest.int8_cosine_vs_fp16:.4f}")
     return _verify_dir(out, config)
 
 
@@ -124,7 +138,7 @@ def _embed(args: argparse.Namespace, config: Config) -> int:
 
 
 def _reader(config: Config) -> Any:
-    from screenrecall.images import load_image, pillow_formats
+    from screenrecall.capture.untrusted_image import load_image, pillow_formats
 
     formats = pillow_formats(config.watch.extensions)
 

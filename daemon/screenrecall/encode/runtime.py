@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from functools import cached_property
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# The text model (~300 MB compiled for ViT-B/32) is needed only for text queries: after this long
+# without one it is dropped, and the next query compiles it again (~1 s, less from the model cache).
+TEXT_IDLE_S = 300.0
+
 
 @dataclass
 class ModelRuntime:
@@ -38,6 +43,9 @@ class ModelRuntime:
     device: str
     vision: ov.CompiledModel
     jobs: int
+    _text: TextEncoder | None = field(default=None, init=False, repr=False)
+    _text_used_at: float = field(default=0.0, init=False, repr=False)
+    _text_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def embedding_dim(self) -> int:
@@ -54,8 +62,30 @@ class ModelRuntime:
     def image_encoder(self, on_result: ResultHandler[T], on_error: ErrorHandler[T]) -> ImageEncoder[T]:
         return ImageEncoder(self.vision, self.jobs, on_result, on_error)
 
-    @cached_property
+    @property
     def text_encoder(self) -> TextEncoder:
+        """Compiled on the first text query; dropped by release_idle_text() when unused for a while."""
+        with self._text_lock:
+            if self._text is None:
+                self._text = self._compile_text()
+            self._text_used_at = time.monotonic()
+            return self._text
+
+    @property
+    def text_loaded(self) -> bool:
+        return self._text is not None
+
+    def release_idle_text(self, idle_s: float = TEXT_IDLE_S) -> bool:
+        """Drops the text model if no query used it for idle_s (measured: ~300 MB for ViT-B/32's,
+        all of it given back). A query in flight keeps its own reference."""
+        with self._text_lock:
+            if self._text is None or time.monotonic() - self._text_used_at < idle_s:
+                return False
+            self._text = None
+        logger.debug("text model released after %.0f s unused", idle_s)
+        return True
+
+    def _compile_text(self) -> TextEncoder:
         # String ops run on the CPU only; the text model is small and rarely used: CPU, low latency.
         tokenizer = self.core.compile_model(str(self.bundle.tokenizer_xml), "CPU")
         text = compile_model(self.core, self.bundle.text_xml, "CPU", "LATENCY")

@@ -14,7 +14,7 @@ import openvino_tokenizers  # noqa: F401  (registers the tokenizer ops with Open
 from numpy.typing import NDArray
 
 from screenrecall.encode.image import normalise
-from screenrecall.frames import Embedding
+from screenrecall.pipeline.messages import Embedding
 
 
 class TextEncoder:

@@ -1,0 +1,99 @@
+"""The OCR reader child process: holds RapidOCR's models only while there is text to read.
+
+Reading a dense screen makes OpenVINO's CPU plugin grow per-shape kernels, caches and arenas that it
+never gives back (hundreds of MB, measured by bench/memory.py). Reading in a child that exits when
+idle (and after a number of reads) hands all of that back to the system; a read that crashes or is
+killed by the OOM killer costs one frame's text, not the daemon.
+
+Run as `python -m screenrecall.ocr.worker FD MIN_SCORE THREADS IDLE_S`, FD one end of a socketpair.
+Requests: ("read", pixels) -> ("ok", [(text, [[x, y] x4], score), ...]) | ("error", message).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+RawLine = tuple[str, list[list[float]], float]
+
+
+def build_engine(min_score: float, threads: int) -> Any:
+    from rapidocr import EngineType, RapidOCR
+
+    params: dict[str, Any] = {
+        "Global.text_score": min_score,
+        "Global.use_cls": False,  # screen text is upright; the angle classifier only costs time
+        "Global.log_level": "error",
+        # Never upscale: the default (min side to 736) blows a small region up 10x, which splits
+        # lines into words and costs time. Screens are read at their own resolution.
+        "Det.limit_type": "max",
+        "Det.limit_side_len": 2048,
+        # One text line per recogniser call: a batch of 6 is padded to its widest line, and the
+        # activations for that are most of the reader's peak (measured: 791 -> 587 MB on a dense
+        # crop, same time).
+        "Rec.rec_batch_num": 1,
+    }
+    for stage in ("Det", "Cls", "Rec"):
+        params[f"{stage}.engine_type"] = EngineType.OPENVINO
+    params["EngineConfig.openvino.inference_num_threads"] = threads
+    return RapidOCR(params=params)
+
+
+def read_lines(engine: Any, pixels: np.ndarray[Any, np.dtype[np.uint8]]) -> list[RawLine]:
+    from rapidocr.utils.output import RapidOCROutput
+
+    result = engine(np.ascontiguousarray(pixels))
+    if not isinstance(result, RapidOCROutput):
+        raise TypeError(f"RapidOCR returned {type(result).__name__}, expected a full OCR result")
+    texts, boxes, scores = result.txts, result.boxes, result.scores
+    if not texts or boxes is None or scores is None:
+        return []
+    return [
+        (str(text), np.asarray(points, dtype=float).tolist(), float(score))
+        for text, points, score in zip(texts, boxes, scores, strict=True)
+    ]
+
+
+def serve(conn: Connection, min_score: float, threads: int, idle_s: float) -> None:
+    engine = build_engine(min_score, threads)
+    conn.send(("ready", None))
+    while conn.poll(idle_s):
+        try:
+            request, pixels = conn.recv()
+        except EOFError:
+            return  # the daemon is gone
+        if request != "read":
+            return
+        try:
+            conn.send(("ok", read_lines(engine, pixels)))
+        except Exception as exc:  # reported to the daemon, which counts the frame as failed
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    # Idle: exit, and with us every buffer the models grew.
+
+
+def main(argv: list[str]) -> int:
+    fd, min_score, threads, idle_s = int(argv[0]), float(argv[1]), int(argv[2]), float(argv[3])
+    # Below the CLIP path and the desktop, whatever thread started us.
+    os.nice(max(0, 19 - os.nice(0)))
+    # The first thing the OOM killer takes: a read that blows up costs one frame's text, not the daemon.
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    except OSError:
+        pass
+    conn = Connection(fd)
+    try:
+        serve(conn, min_score, threads, idle_s)
+    except (EOFError, BrokenPipeError, ConnectionResetError, KeyboardInterrupt):
+        pass
+    finally:
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""The stages between the sources and the store, and the messages they pass: inbox, embedder, writer."""

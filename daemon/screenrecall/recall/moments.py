@@ -1,0 +1,83 @@
+"""Moments: what a search returns — consecutive, near-identical records of one monitor merged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from screenrecall.pipeline.messages import Record
+
+# Two hits of one monitor are one moment when this alike and at most this far apart in time.
+MERGE_COSINE = 0.95
+MERGE_GAP_MS = 5 * 60 * 1000
+
+
+@dataclass
+class Moment:
+    """One or more consecutive, near-identical records of one monitor: what the user saw."""
+
+    record: Record  # the best-scoring record of the moment
+    score: float
+    first_seen_ms: int
+    last_seen_ms: int
+    record_ids: list[str]
+    snippet: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.record
+        return {
+            "snippet": self.snippet,
+            "id": r.id,
+            "score": round(self.score, 6),
+            "captured_at": iso(self.first_seen_ms),
+            "last_seen": iso(self.last_seen_ms),
+            "captured_at_ms": self.first_seen_ms,
+            "last_seen_ms": self.last_seen_ms,
+            "source": r.source,
+            "monitor": r.monitor,
+            "window_title": r.window.title,
+            "app": r.window.app,
+            "path": r.path,
+            "thumbnail": r.thumbnail,
+            "host": r.host,
+            "monitor_geometry": r.geometry,
+            "record_ids": self.record_ids,
+        }
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone().isoformat(timespec="seconds")
+
+
+def merge_moments(hits: list[tuple[Record, float]]) -> list[Moment]:
+    """Merges consecutive near-identical hits of one monitor; best moments first."""
+    ordered = sorted(hits, key=lambda hit: (hit[0].host, hit[0].source, hit[0].monitor, hit[0].captured_at_ms))
+    moments: list[Moment] = []
+    previous: Record | None = None
+    for record, score in ordered:
+        current = moments[-1] if moments else None
+        if current is not None and previous is not None and _same_moment(previous, record, current):
+            current.last_seen_ms = max(current.last_seen_ms, record.last_seen_ms)
+            current.record_ids.append(record.id)
+            if score > current.score:
+                current.record, current.score = record, score
+        else:
+            moments.append(Moment(record, score, record.captured_at_ms, record.last_seen_ms, [record.id]))
+        previous = record
+    return sorted(moments, key=lambda m: m.score, reverse=True)
+
+
+def _same_moment(previous: Record, record: Record, moment: Moment) -> bool:
+    if record.source != "screen" or (previous.host, previous.source, previous.monitor) != (
+        record.host,
+        record.source,
+        record.monitor,
+    ):
+        return False
+    if record.captured_at_ms - moment.last_seen_ms > MERGE_GAP_MS:
+        return False
+    alike = float(np.dot(previous.embedding, record.embedding)) if previous.embedding.size else 0.0
+    return alike >= MERGE_COSINE

@@ -1,0 +1,77 @@
+"""The tiles collection: grid tiles' embeddings, linked to their frame record by frame_id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import numpy as np
+from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Metadata, Where
+
+from screenrecall.pipeline.messages import Embedding, Record
+from screenrecall.store.layout import tile_id, to_metadata
+
+# Metadata copied onto tiles so the same filters apply to them inside the kNN.
+TILE_KEYS = ("captured_at", "last_seen", "monitor", "source", "host", "app")
+
+
+class TileIndex:
+    """Owned by the Store; every method is a no-op while no frame has tiles."""
+
+    def __init__(self, collection: Collection, max_batch: int) -> None:
+        self._col = collection
+        self._max_batch = max_batch
+
+    def count(self) -> int:
+        return self._col.count()
+
+    def add(self, records: Sequence[Record]) -> None:
+        ids: list[str] = []
+        embeddings: list[Embedding] = []
+        metadatas: list[Metadata] = []
+        for record in records:
+            base = to_metadata(record)
+            for index, tile in enumerate(record.tiles):
+                ids.append(tile_id(record.id, index))
+                embeddings.append(tile)
+                tile_metadata: Metadata = {"frame_id": record.id, "tile": index, **{k: base[k] for k in TILE_KEYS}}
+                metadatas.append(tile_metadata)
+        for start in range(0, len(ids), self._max_batch):
+            end = start + self._max_batch
+            self._col.upsert(
+                ids=ids[start:end], embeddings=np.stack(embeddings[start:end]), metadatas=metadatas[start:end]
+            )
+
+    def query(self, embedding: Embedding, k: int, where: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """The best tile similarity of each frame among the k nearest tiles: frame id -> cosine."""
+        if k <= 0 or self._col.count() == 0:
+            return {}
+        result = self._col.query(
+            query_embeddings=np.asarray(embedding, dtype=np.float32).reshape(1, -1),
+            n_results=k,
+            where=_where(where) if where else None,
+            include=["metadatas", "distances"],
+        )
+        best: dict[str, float] = {}
+        for metadata, distance in zip(result["metadatas"][0], result["distances"][0], strict=True):  # type: ignore[index]
+            frame_id = str(metadata["frame_id"])
+            best[frame_id] = max(best.get(frame_id, -1.0), 1.0 - float(distance))
+        return best
+
+    def extend(self, batch: Sequence[tuple[str, int]]) -> None:
+        if self._col.count() == 0:
+            return
+        found = self._col.get(where=_where({"frame_id": {"$in": [rid for rid, _ in batch]}}), include=["metadatas"])
+        seen = dict(batch)
+        metadatas: list[Metadata] = [{"last_seen": seen[str(m["frame_id"])]} for m in found["metadatas"] or []]
+        if found["ids"]:
+            self._col.update(ids=found["ids"], metadatas=metadatas)
+
+    def delete(self, frame_ids: list[str]) -> None:
+        if frame_ids and self._col.count():
+            self._col.delete(where=_where({"frame_id": {"$in": frame_ids}}))
+
+
+def _where(filters: Mapping[str, Any]) -> Where:
+    return cast(Where, dict(filters))
