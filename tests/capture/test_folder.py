@@ -6,6 +6,7 @@ import io
 import logging
 import os
 import queue
+import random
 import shutil
 import threading
 import time
@@ -164,6 +165,24 @@ def test_sub_folders_are_watched_only_when_recursive(start: Start, root: Path, r
     else:
         assert emitted == {str(root / "barrier.png")}
     _nothing_more(outbox)
+
+
+def test_keeps_watching_while_nested_folders_appear_quickly(start: Start, root: Path) -> None:
+    # `mkdir -p` races watchdog's recursive registration, which then warns from its own thread; with
+    # warnings as errors (as here) that warning killed the emitter and every later file was missed.
+    _, outbox = start()
+    rng = random.Random(7)
+    for n in range(300):
+        (root / f"album-{n}").mkdir()
+        time.sleep(rng.random() * 0.002)
+        (root / f"album-{n}" / "day").mkdir()
+    (root / "album-299" / "day" / "late.png").write_bytes(_png(1))
+    time.sleep(0.1)
+    (root / "barrier.png").write_bytes(_png(2))
+    emitted = set(_paths_until(outbox, root / "barrier.png"))
+    while len(emitted) < 2:
+        emitted.add(_next(outbox).path)
+    assert emitted == {str(root / "album-299/day/late.png"), str(root / "barrier.png")}
 
 
 def test_takes_image_extensions_only_in_any_case(start: Start, root: Path) -> None:

@@ -10,6 +10,7 @@ import stat
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,12 @@ from watchdog.observers.api import BaseObserver
 from screenrecall.pipeline.messages import FileJob
 
 logger = logging.getLogger(__name__)
+
+# watchdog's recursive watch races with `mkdir -p`: a sub-folder made while its parent is being
+# registered is registered twice, and watchdog warns that it overwrote its own (identical) callback.
+# Harmless, but it would reach the journal on every such folder.
+_DOUBLE_REGISTRATION = r"Callback with id '\d+' already exists for watch"
+warnings.filterwarnings("ignore", message=_DOUBLE_REGISTRATION, category=RuntimeWarning)
 
 # Only these reach us; the filter also narrows the inotify mask, so our own reads of the images
 # (IN_OPEN, IN_CLOSE_NOWRITE) never wake the watcher.
