@@ -105,11 +105,12 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny checkpoint turned into a bundle by our own `models export --from-dir`."""
+    """The tiny checkpoint turned into an FP16 bundle by our own `models export --from-dir --fp16`
+    (the default, INT8 weights, is exported in tests/encode/test_export.py)."""
     home = tmp_path_factory.mktemp("export-home")
     env = {**os.environ, "XDG_CACHE_HOME": str(home / "cache"), "XDG_DATA_HOME": str(home / "data")}
     out = home / "bundle"
-    done = run_cli("models", "export", "--from-dir", str(tiny_checkpoint), "--out", str(out), env=env)
+    done = run_cli("models", "export", "--from-dir", str(tiny_checkpoint), "--fp16", "--out", str(out), env=env)
     assert done.returncode == 0, done.stderr
     return out
 

@@ -83,5 +83,5 @@ class ModelCache:
         frames = 4 if self.tiny else CALIBRATION_FRAMES
         calibration = screen_frames(frames, CALIBRATION_SEED) if int8 else []
         logger.info("exporting %s bundle to %s (one time)", "INT8" if int8 else "FP16", out)
-        export(ExportRequest(from_dir=self.checkpoint(), int8=int8, calibration=calibration), out)
+        export(ExportRequest(from_dir=self.checkpoint(), int8=int8, calibration=calibration, int8_weights=False), out)
         return out

@@ -80,13 +80,42 @@ def test_int8_export_reports_cosine_to_fp16(tmp_path: Path, tiny_checkpoint: Pat
 
 
 @pytest.mark.slow
-def test_int8_weights_export_needs_no_calibration_and_verifies(tmp_path: Path, tiny_checkpoint: Path) -> None:
-    out = tmp_path / "int8-weights"
-    done = run_cli("models", "export", "--from-dir", str(tiny_checkpoint), "--int8-weights", "--out", str(out))
+def test_the_default_export_has_int8_weights_and_verifies(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    out = tmp_path / "default"
+    done = run_cli("models", "export", "--from-dir", str(tiny_checkpoint), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "INT8 vs FP16 mean cosine on 4 synthetic images" in done.stdout
     manifest = open_bundle(out).manifest
     assert manifest.precision == {"vision": "int8-weights", "text": "int8-weights"}
-    assert manifest.int8_cosine_vs_fp16 is not None and 0.9 < manifest.int8_cosine_vs_fp16 <= 1.0001
+    assert {"u8", "i8"} & _weight_types(out / "vision.xml")
+    assert manifest.int8_cosine_vs_fp16 is not None and 0.99 <= manifest.int8_cosine_vs_fp16 <= 1.0001
+    assert "nncf" in manifest.exporter
     verified = run_cli("models", "verify", str(out))  # hashes, both encoders compiled, the self-test
     assert verified.returncode == 0, verified.stderr
+
+
+@pytest.mark.slow
+def test_int8_weights_that_drift_from_fp16_are_not_kept(
+    tmp_path: Path, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from screenrecall.encode import export as ex
+
+    monkeypatch.setattr(ex, "MIN_COSINE", 1.5)  # no cosine reaches it: every INT8 export drifts "too far"
+    manifest = ex.export(ex.ExportRequest(from_dir=tiny_checkpoint), tmp_path / "b")
+    assert manifest.precision == {"vision": "fp16", "text": "fp16"}
+    assert manifest.int8_cosine_vs_fp16 is not None and manifest.int8_cosine_vs_fp16 < 1.5
+    assert "keeping FP16" in caplog.text
+    assert not {"u8", "i8"} & _weight_types(tmp_path / "b" / "vision.xml")
+
+
+def _weight_types(xml: Path) -> set[str]:
+    import openvino as ov
+
+    model = ov.Core().read_model(xml)
+    return {op.get_output_element_type(0).get_type_name() for op in model.get_ops() if op.get_type_name() == "Constant"}
+
+
+def test_fp16_and_int8_weights_are_exclusive(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    done = run_cli("models", "export", "--from-dir", str(tiny_checkpoint), "--fp16", "--int8-weights")
+    assert done.returncode == 2
+    assert "not allowed with argument" in done.stderr

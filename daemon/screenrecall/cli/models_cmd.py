@@ -28,13 +28,16 @@ def register(commands: Any) -> None:
     export.add_argument("model_id", nargs="?", help="Hugging Face model id (default openai/clip-vit-base-patch32)")
     export.add_argument("--from-dir", type=Path, help="convert a local checkpoint saved with save_pretrained (offline)")
     export.add_argument("--out", type=Path, help="bundle dir (default: the default bundle location)")
-    export.add_argument("--int8", action="store_true", help="quantize the image encoder to INT8 with NNCF")
-    export.add_argument("--calibration", type=Path, help="folder of screenshots to calibrate INT8 on")
-    export.add_argument(
+    precision = export.add_mutually_exclusive_group()
+    precision.add_argument(
         "--int8-weights",
         action="store_true",
-        help="weight-only INT8 for both encoders (no calibration; about half the memory on a CPU)",
+        help="weight-only INT8 for both encoders, the default: no calibration, about half the memory on "
+        "a CPU; FP16 is kept if the embeddings drift (mean cosine to FP16 below 0.99)",
     )
+    precision.add_argument("--fp16", action="store_true", help="keep FP16 weights (twice the memory on a CPU)")
+    precision.add_argument("--int8", action="store_true", help="quantize the image encoder to INT8 with NNCF")
+    export.add_argument("--calibration", type=Path, help="folder of screenshots to calibrate INT8 on")
     export.add_argument("--calibration-limit", type=int, default=300, help="most calibration images used")
     export.set_defaults(handler=_export)
 
@@ -71,13 +74,15 @@ def _export(args: argparse.Namespace, config: Config) -> int:
         from_dir=args.from_dir,
         int8=args.int8,
         calibration=calibration,
-        int8_weights=args.int8_weights,
+        int8_weights=not (args.fp16 or args.int8),
     )
     manifest = ex.export(request, out)
     print(f"bundle written to {out} ({manifest.model_id}, {manifest.embedding_dim}-d, {manifest.precision['vision']})")
     if manifest.int8_cosine_vs_fp16 is not None:
         on = f"{len(calibration)} calibration images" if calibration else "4 synthetic images"
         print(f"INT8 vs FP16 mean cosine on {on}: {manifest.int8_cosine_vs_fp16:.4f}")
+        if manifest.precision["vision"] == "fp16":
+            print(f"kept FP16 weights: INT8 ones drift too far from them (mean cosine below {ex.MIN_COSINE})")
     return _verify_dir(out, config)
 
 
