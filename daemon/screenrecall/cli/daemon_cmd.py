@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,7 @@ from screenrecall import paths
 from screenrecall.errors import ScreenrecallError
 from screenrecall.recall.when import parse_duration
 from screenrecall.store.lock import ProcessLock
-from screenrecall.system import hardening, limits
+from screenrecall.system import hardening, limits, resident
 from screenrecall.system import status as status_file
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     hardening.make_undumpable()
     _provision_default_model(config)
     limits.raise_open_files_limit()
+    resident.limit_malloc_arenas()  # before any thread starts
     app = App(config)
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -80,26 +83,27 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _provision_default_model(config: Config) -> None:
-    """First run: make the default bundle if the export extra is installed, else say exactly how."""
+    """First run: make the default bundle if the export extra is installed, else say exactly how.
+
+    The export runs as a child process: torch and transformers (hundreds of MB) never load into the
+    daemon, which would otherwise carry them for as long as it runs.
+    """
     if config.model.path or (config.model_dir() / "manifest.json").exists():
         return
-    try:
-        from screenrecall.encode import export
-    except ImportError:
+    if not all(importlib.util.find_spec(name) for name in ("torch", "transformers", "nncf")):
         raise ScreenrecallError(
             f"no model bundle yet at {config.model_dir()}. Make the default one (needs network once):\n"
             "  pip install torch==2.13.0 'screenrecall[export]' && screenrecall models export\n"
             "or point model.path at an existing bundle."
-        ) from None
-    print(f"first run: exporting {export.DEFAULT_MODEL_ID} to {config.model_dir()} (downloads once)", file=sys.stderr)
-    try:
-        export.export(export.ExportRequest(), config.model_dir())
-    except (OSError, export.ExportError) as exc:
+        )
+    print(f"first run: exporting the default CLIP model to {config.model_dir()} (downloads once)", file=sys.stderr)
+    command = [sys.executable, "-m", "screenrecall", "models", "export", "--out", str(config.model_dir())]
+    if subprocess.run(command, check=False).returncode != 0:
         raise ScreenrecallError(
-            f"could not make the default model bundle: {exc}\n"
+            "could not make the default model bundle (the export's error is above).\n"
             "On a machine with network access run: screenrecall models export --out DIR, copy DIR here, "
             "and set model.path."
-        ) from None
+        )
 
 
 def _ingest(args: argparse.Namespace, config: Config) -> int:
