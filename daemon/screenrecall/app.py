@@ -32,6 +32,7 @@ from screenrecall.pipeline.messages import Record
 from screenrecall.recall.search import Searcher
 from screenrecall.system import status as status_file
 from screenrecall.system.notify import Notifier
+from screenrecall.system.resident import PeriodicTrim
 from screenrecall.system.session_lock import SessionLock
 from screenrecall.system.status import Status
 from screenrecall.system.status_publisher import StatusPublisher
@@ -61,6 +62,7 @@ class App:
         self.searcher: Searcher | None = None
         self.api: ApiServer | None = None
         self.status_publisher = StatusPublisher(self.publish_status, self._status_marks, self.stop_event)
+        self.heap_trim = PeriodicTrim()
         self._stopped = False
         self._clock_anchor = (time.time(), time.monotonic())
 
@@ -165,6 +167,7 @@ class App:
             if not pipeline.stalled():
                 self.notifier.watchdog()
             pipeline.runtime.release_idle_text()
+            self.heap_trim.maybe()
             self.check_clock()
             dead = (
                 pipeline.dead_stage()

@@ -24,6 +24,7 @@ from screenrecall.encode.device import (
 )
 from screenrecall.encode.image import EncodeError, ErrorHandler, ImageEncoder, ResultHandler
 from screenrecall.encode.text import TextEncoder
+from screenrecall.system import resident
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class ModelRuntime:
             if self._text is None or time.monotonic() - self._text_used_at < idle_s:
                 return False
             self._text = None
+        resident.trim_heap()
         logger.debug("text model released after %.0f s unused", idle_s)
         return True
 
@@ -90,6 +92,7 @@ class ModelRuntime:
         tokenizer = self.core.compile_model(str(self.bundle.tokenizer_xml), "CPU")
         text = compile_model(self.core, self.bundle.text_xml, "CPU", "LATENCY")
         _check_text(text, self.bundle)
+        release_compile_memory(self.core, self.bundle)
         return TextEncoder(tokenizer, text, self.bundle.manifest.pad_token_id)
 
 
@@ -108,8 +111,18 @@ def load_runtime(
     device = resolve_device(model.device, discover(core), fallback=model.fallback)
     vision = compile_model(core, bundle.vision_xml, device, "THROUGHPUT")
     _check_vision(vision, bundle)
+    release_compile_memory(core, bundle)
     logger.info("model %s (%s) on %s", bundle.manifest.model_id, bundle.root, execution_devices(vision))
     return ModelRuntime(bundle, core, device, vision, model.jobs)
+
+
+def release_compile_memory(core: ov.Core, bundle: Bundle) -> None:
+    """After a compile: the weight files' pages (the plugin holds its own copy) and the heap the
+    compile grew go back to the system (measured by bench/memory.py)."""
+    cache = str(core.get_property("CACHE_DIR") or "")
+    dropped = resident.drop_file_pages([bundle.root, *([Path(cache)] if cache else [])])
+    resident.trim_heap()
+    logger.debug("after compiling: %.0f MB of model file pages dropped", dropped / 1e6)
 
 
 def _check_vision(vision: ov.CompiledModel, bundle: Bundle) -> None:
