@@ -1,7 +1,8 @@
 """Benchmarks the real daemon's memory over a scripted session: dense text screens, then a still screen.
 
 Run from the repo root: `python -m bench.memory [--dense N] [--still S] [--modes ocr,no-ocr]`.
-The full-size random-weight ViT-B/32 FP16 bundle (bench/harness/model.py) on the CPU, a 1080p Xvfb screen.
+The full-size random-weight ViT-B/32 (bench/harness/model.py) exported as `models export` does by
+default (INT8 weights; `--bundle fp16` for FP16) on the CPU, a 1080p Xvfb screen.
 Memory is the resident set of the daemon *and its child processes* (an OCR reader may run in one),
 sampled every 0.25 s: peak is the largest sampled sum, steady the median of the still phase's last half.
 The last stdout line is JSON.
@@ -60,12 +61,12 @@ class Sampler:
 
 
 def int8_weights_bundle(model: ModelCache) -> Path:
-    """The same checkpoint exported with `models export --int8-weights`."""
+    """The same checkpoint exported as `models export` does by default (INT8 weights)."""
     from screenrecall.encode.export import ExportRequest, export
 
     out = model.root / "bundle-int8w"
     if not (out / "manifest.json").is_file():
-        export(ExportRequest(from_dir=model.checkpoint(), int8_weights=True), out)
+        export(ExportRequest(from_dir=model.checkpoint()), out)
     return out
 
 
@@ -132,7 +133,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--still", type=float, default=60.0, help="seconds of still screen after them")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds after start-up before the first screen")
     parser.add_argument("--modes", default="ocr,no-ocr", help="comma-separated: ocr, no-ocr")
-    parser.add_argument("--bundle", choices=["fp16", "int8-weights"], default="fp16", help="which export to run")
+    parser.add_argument(
+        "--bundle", choices=["fp16", "int8-weights"], default="int8-weights", help="which export (the default's)"
+    )
     return entry.parse(parser, argv, SMOKE)
 
 
