@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from screenrecall.ocr.bands import bands, bucket_width
+
 RawLine = tuple[str, list[list[float]], float]
 
 
@@ -40,13 +42,45 @@ def build_engine(min_score: float, threads: int) -> Any:
     for stage in ("Det", "Cls", "Rec"):
         params[f"{stage}.engine_type"] = EngineType.OPENVINO
     params["EngineConfig.openvino.inference_num_threads"] = threads
+    _bucket_recogniser_widths()
     return RapidOCR(params=params)
 
 
+def _bucket_recogniser_widths() -> None:
+    """RapidOCR pads each line to its own width, so every line length is a new input shape for the
+    recogniser (and the CPU plugin keeps buffers per shape): pad to the next multiple of PAD_STEP
+    instead. Only in this process, which exists to run RapidOCR."""
+    from rapidocr.ch_ppocr_rec.main import TextRecognizer
+
+    original = TextRecognizer.resize_norm_img
+    if getattr(original, "bucketed", False):
+        return
+
+    def resize_norm_img(self: Any, img: Any, max_wh_ratio: float) -> Any:
+        height = int(self.rec_image_shape[1])
+        width = bucket_width(height * max_wh_ratio)
+        return original(self, img, (width + 0.5) / height)  # +0.5: int() in there must not round down
+
+    resize_norm_img.bucketed = True  # type: ignore[attr-defined]
+    TextRecognizer.resize_norm_img = resize_norm_img  # type: ignore[method-assign]
+
+
 def read_lines(engine: Any, pixels: np.ndarray[Any, np.dtype[np.uint8]]) -> list[RawLine]:
+    """The frame's lines, read band by band (ocr/bands.py); each line from the band that holds it whole."""
+    lines: list[RawLine] = []
+    for band in bands(np.ascontiguousarray(pixels)):
+        for text, points, score in _read_band(engine, band.pixels):
+            ys = [y for _, y in points]
+            centre = band.top + (min(ys) + max(ys)) / 2
+            if band.keep_from <= centre < band.keep_to:
+                lines.append((text, [[x, y + band.top] for x, y in points], score))
+    return lines
+
+
+def _read_band(engine: Any, pixels: np.ndarray[Any, np.dtype[np.uint8]]) -> list[RawLine]:
     from rapidocr.utils.output import RapidOCROutput
 
-    result = engine(np.ascontiguousarray(pixels))
+    result = engine(pixels)
     if not isinstance(result, RapidOCROutput):
         raise TypeError(f"RapidOCR returned {type(result).__name__}, expected a full OCR result")
     texts, boxes, scores = result.txts, result.boxes, result.scores
