@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from screenrecall.ocr.bands import bands, bucket_width
+from screenrecall.system import resident
 
 RawLine = tuple[str, list[list[float]], float]
 
@@ -106,6 +107,7 @@ def serve(conn: Connection, min_score: float, threads: int, idle_s: float) -> No
             conn.send(("ok", read_lines(engine, pixels)))
         except Exception as exc:  # reported to the daemon, which counts the frame as failed
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        resident.trim_heap()  # a read's buffers, given back while the reader waits for the next
     # Idle: exit, and with us every buffer the models grew.
 
 
@@ -113,6 +115,7 @@ def main(argv: list[str]) -> int:
     fd, min_score, threads, idle_s = int(argv[0]), float(argv[1]), int(argv[2]), float(argv[3])
     # Below the CLIP path and the desktop, whatever thread started us.
     os.nice(max(0, 19 - os.nice(0)))
+    resident.limit_malloc_arenas()  # before OpenVINO starts its threads
     # The first thing the OOM killer takes: a read that blows up costs one frame's text, not the daemon.
     try:
         with open("/proc/self/oom_score_adj", "w") as handle:
