@@ -60,19 +60,9 @@ class Sampler:
         return [kb / 1024 for _, p, kb in self.samples if p == phase]
 
 
-def int8_weights_bundle(model: ModelCache) -> Path:
-    """The same checkpoint exported as `models export` does by default (INT8 weights)."""
-    from screenrecall.encode.export import ExportRequest, export
-
-    out = model.root / "bundle-int8w"
-    if not (out / "manifest.json").is_file():
-        export(ExportRequest(from_dir=model.checkpoint()), out)
-    return out
-
-
 def session(args: argparse.Namespace, workdir: Path, ocr: bool) -> dict[str, Any]:
     model = ModelCache.of(args)
-    bundle = int8_weights_bundle(model) if args.bundle == "int8-weights" else model.fp16()
+    bundle = model.int8_weights() if args.bundle == "int8-weights" else model.fp16()
     name = "ocr" if ocr else "no-ocr"
     screens = [dense_screen(seed) for seed in range(args.dense)]
     with screen() as x:

@@ -1,7 +1,8 @@
 """Benchmarks whether the real daemon's memory stays flat over an hour of scripted screen activity.
 
 Run from the repo root: `python -m bench.soak [--minutes 60]`. The real daemon (every setting its
-default: OCR on, capture every second) on the full-size random-weight FP16 bundle watches a 1080p
+default: OCR on, capture every second) on the full-size random-weight ViT-B/32, exported as `models
+export` does by default (INT8 weights; `--bundle fp16` for FP16), watches a 1080p
 Xvfb with the openbox window manager, while a scripted user repeats a cycle (bench/soak_activity.py):
 log lines in a terminal, a page replaced in place, a typed note, then a still screen for the rest of
 the cycle. The resident memory and CPU time of the daemon *and its child processes* (the OCR reader)
@@ -90,7 +91,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         painter.show(painter.upload(desktop(3)))  # a wallpaper; openbox draws none
         with Desktop(xvfb.display) as desk:
             env = private_env(workdir / "home", model.xdg_cache)
-            daemon = daemon_in(workdir, "soak", env, daemon_config(model.fp16()))
+            bundle = model.int8_weights() if args.bundle == "int8-weights" else model.fp16()
+            daemon = daemon_in(workdir, "soak", env, daemon_config(bundle))
             with running(daemon) as startup_s:
                 user = User(desk, workdir, script, random.Random(args.seed), timings)
                 with Sampler(daemon, script, args.sample_s) as sampler:
@@ -185,6 +187,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--settle-s", type=float, default=60.0, help="still samples count as steady after this")
     parser.add_argument("--searched-cycles", type=int, default=2, help="search the words typed in the last N cycles")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--bundle", choices=["fp16", "int8-weights"], default="int8-weights", help="which export (the default's)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="for samples.csv etc. (default CACHE/soak/TIME)")
     args = entry.parse(parser, argv, SMOKE)
     if args.cycle_s < args.log_s + args.page_s + 5:

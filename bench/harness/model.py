@@ -75,13 +75,19 @@ class ModelCache:
         """NNCF quantization, calibrated on synthetic screens (other seeds than the measured frames)."""
         return self._bundle(self.int8_dir, int8=True)
 
-    def _bundle(self, out: Path, *, int8: bool) -> Path:
+    def int8_weights(self) -> Path:
+        """Exported as `models export` does by default: weight-only INT8."""
+        return self._bundle(self.root / "bundle-int8w", int8=False, int8_weights=True)
+
+    def _bundle(self, out: Path, *, int8: bool, int8_weights: bool = False) -> Path:
         if (out / "manifest.json").is_file():
             return out
         from screenrecall.encode.export import ExportRequest, export  # torch: only when a bundle is made
 
         frames = 4 if self.tiny else CALIBRATION_FRAMES
         calibration = screen_frames(frames, CALIBRATION_SEED) if int8 else []
-        logger.info("exporting %s bundle to %s (one time)", "INT8" if int8 else "FP16", out)
-        export(ExportRequest(from_dir=self.checkpoint(), int8=int8, calibration=calibration, int8_weights=False), out)
+        kind = "INT8" if int8 else "INT8-weights" if int8_weights else "FP16"
+        logger.info("exporting %s bundle to %s (one time)", kind, out)
+        checkpoint = self.checkpoint()
+        export(ExportRequest(from_dir=checkpoint, int8=int8, calibration=calibration, int8_weights=int8_weights), out)
         return out
