@@ -2,7 +2,8 @@
 
 Run from the repo root: `python -m bench.query [--sizes 10000,100000,1000000]`. The last stdout line is JSON.
 Each size's synthetic store is built once (with a progress line) and cached under bench/.cache/; each run
-copies it, rebuilds the text index on the copy (`screenrecall index rebuild`, timed) and starts a daemon.
+copies it, rebuilds the text index on the copy (`screenrecall index rebuild`, timed) and starts a daemon on
+the full-size random-weight ViT-B/32 exported as `models export` does by default (INT8 weights).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def measure_cli(daemon: Daemon, reps: int) -> dict[str, dict[str, float]]:
 
 def run_size(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     model = ModelCache.of(args)
-    bundle = model.fp16()
+    bundle = model.int8_weights()  # what `models export` makes by default
     dim = int(json.loads((bundle / "manifest.json").read_text())["embedding_dim"])
     source, anchor_ms = cached_store(model.root, count, dim)
     env = private_env(workdir, model.xdg_cache)

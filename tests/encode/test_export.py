@@ -24,7 +24,7 @@ def test_bundle_holds_the_three_irs_and_a_manifest_with_their_hashes(tiny_bundle
     assert {"openvino", "openvino-tokenizers", "transformers", "torch"} <= set(manifest["exporter"])
 
 
-def test_vision_ir_takes_static_u8_nhwc_and_text_ir_static_ids(tiny_bundle: Path) -> None:
+def test_vision_ir_takes_static_u8_nhwc_and_text_ir_ids_of_any_length(tiny_bundle: Path) -> None:
     import openvino as ov
 
     core = ov.Core()
@@ -32,7 +32,7 @@ def test_vision_ir_takes_static_u8_nhwc_and_text_ir_static_ids(tiny_bundle: Path
     text = core.read_model(tiny_bundle / "text.xml")
     assert vision.input(0).get_element_type() == ov.Type.u8
     assert list(vision.input(0).get_shape()) == [1, 224, 224, 3]
-    assert list(text.input(0).get_shape()) == [1, 77]
+    assert str(text.input(0).get_partial_shape()) == "[1,?]"  # a query runs on its own tokens
     assert text.input(0).get_element_type() == ov.Type.i64
 
 

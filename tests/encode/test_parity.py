@@ -94,3 +94,37 @@ def test_embeddings_are_unit_norm_float32(runtime: ModelRuntime) -> None:
     for vector in (text, image):
         assert isinstance(vector, np.ndarray) and vector.dtype == np.float32
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+
+
+def test_a_query_runs_on_its_own_tokens_and_embeds_as_with_all_77(runtime: ModelRuntime, tiny_bundle: Path) -> None:
+    import openvino as ov
+
+    encoder = runtime.text_encoder
+    assert encoder.dynamic_length
+    assert [encoder.model_length(used) for used in (1, 7, 8, 9, 70, 77)] == [8, 8, 8, 16, 72, 77]
+    full_length = ov.Core().compile_model(tiny_bundle / "text.xml", "CPU").create_infer_request()
+    for text in TEXTS:
+        everything = full_length.infer({0: encoder.token_ids(text)[np.newaxis]})[0]
+        assert _cosine(encoder.encode(text), everything) >= 0.99999, text
+
+
+def test_a_bundle_whose_text_model_takes_exactly_77_tokens_still_works(
+    runtime: ModelRuntime, tiny_bundle: Path, tmp_path: Path
+) -> None:  # fmt: skip
+    """Bundles exported before lengths were dynamic: the text model is run on all 77 tokens."""
+    import shutil
+
+    import openvino as ov
+
+    old = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, old)
+    text = ov.Core().read_model(old / "text.xml")
+    text.reshape({0: ov.PartialShape([1, 77])})
+    # Saved beside, then renamed over: text.bin is mapped while the model is read.
+    ov.save_model(text, old / "static.xml")
+    for suffix in ("xml", "bin"):
+        (old / f"static.{suffix}").replace(old / f"text.{suffix}")
+    encoder = load_runtime(ModelConfig(cache=False), old, check_hashes=False).text_encoder
+    assert not encoder.dynamic_length and encoder.model_length(7) == 77
+    for text_query in TEXTS:  # (bf16 kernels on CPUs that have them: equal to ~1e-4, not bit for bit)
+        assert _cosine(encoder.encode(text_query), runtime.text_encoder.encode(text_query)) >= 0.9999

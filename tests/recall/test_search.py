@@ -15,7 +15,7 @@ from screenrecall.config import ModelConfig
 from screenrecall.encode.letterbox import letterbox
 from screenrecall.encode.runtime import ModelRuntime, load_runtime
 from screenrecall.pipeline.messages import Embedding, Record, Source, Window
-from screenrecall.recall import search as search_module
+from screenrecall.recall import visual
 from screenrecall.recall.moments import MERGE_GAP_MS, Moment, merge_moments
 from screenrecall.recall.search import MAX_LIMIT, Filters, Query, QueryError, Searcher, where_clause
 from screenrecall.store.chroma import Store
@@ -397,8 +397,8 @@ def test_visual_filters_give_the_same_answer_pre_or_post_filtered(
     store: Store, runtime: ModelRuntime, looks: dict[str, Embedding], monkeypatch: pytest.MonkeyPatch,
     path: tuple[int, float],
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(search_module, "VISUAL_PRE_FILTER_MAX", path[0])
-    monkeypatch.setattr(search_module, "POST_FILTER_MIN_SHARE", path[1])
+    monkeypatch.setattr(visual, "PRE_FILTER_MAX", path[0])
+    monkeypatch.setattr(visual, "POST_FILTER_MIN_SHARE", path[1])
     store.add([record(looks["red"], T0 + i * 10 * MINUTE, monitor=1) for i in range(30)])
     lonely = record(looks["green"], T0, monitor=2)
     store.add([lonely])

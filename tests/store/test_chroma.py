@@ -227,6 +227,23 @@ def test_query_on_an_empty_store_is_empty(store: Store) -> None:
     assert store.query(unit(1), k=5) == []
 
 
+def test_nearest_gives_the_ids_and_similarities_query_gives(store: Store) -> None:
+    store.add([screen(1 + at % 2, at, seed=at) for at in range(1, 21)])
+    for where in (None, {"monitor": 2}):
+        full = store.query(unit(7), k=6, where=where)
+        assert store.nearest(unit(7), k=6, where=where) == pytest.approx([(r.id, sim) for r, sim in full])
+    assert store.nearest(unit(7), k=0) == []
+
+
+def test_embeddings_are_fetched_by_id_alone_and_unknown_ids_are_left_out(store: Store) -> None:
+    records = [screen(1, at, seed=at) for at in range(1, 4)]
+    store.add(records)
+    found = store.embeddings([records[0].id, "no-such-id", records[2].id])
+    assert set(found) == {records[0].id, records[2].id}
+    np.testing.assert_allclose(found[records[2].id], records[2].embedding, atol=1e-6)
+    assert store.embeddings([]) == {}
+
+
 def test_delete_before_goes_by_last_seen_and_returns_what_it_deleted(store: Store) -> None:
     store.max_batch = 2  # several delete rounds
     old = [screen(1, at) for at in range(100, 105)]

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
-import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from screenrecall import paths
 from screenrecall.errors import ScreenrecallError
-from screenrecall.recall.when import parse_duration
-from screenrecall.store.lock import ProcessLock
-from screenrecall.system import hardening, limits, resident
-from screenrecall.system import status as status_file
 
 if TYPE_CHECKING:
-    # Imported where used: `screenrecall --help` and the API commands must not load numpy or OpenVINO.
+    # Imported where used: `screenrecall --help` and the API commands load only what they run
+    # (tests/cli/test_fast_start.py).
     from screenrecall.config import Config
+    from screenrecall.system.status import Status
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +40,10 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
+    import signal
+
     from screenrecall.app import App
+    from screenrecall.system import hardening, limits, resident
 
     # Before any frame exists: a crash must never write screen contents to a core file.
     hardening.make_undumpable()
@@ -88,6 +84,9 @@ def _provision_default_model(config: Config) -> None:
     The export runs as a child process: torch and transformers (hundreds of MB) never load into the
     daemon, which would otherwise carry them for as long as it runs.
     """
+    import importlib.util
+    import subprocess
+
     if config.model.path or (config.model_dir() / "manifest.json").exists():
         return
     if not all(importlib.util.find_spec(name) for name in ("torch", "transformers", "nncf")):
@@ -110,6 +109,7 @@ def _ingest(args: argparse.Namespace, config: Config) -> int:
     from tqdm import tqdm
 
     from screenrecall.pipeline.ingest import collect_jobs, ingest
+    from screenrecall.store.lock import ProcessLock
 
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
@@ -129,9 +129,11 @@ def _ingest(args: argparse.Namespace, config: Config) -> int:
 
 def _status(args: argparse.Namespace, config: Config) -> int:
     from screenrecall.cli.recall_cmd import client
+    from screenrecall.store.lock import ProcessLock
+    from screenrecall.system import status as status_file
 
     api = client(config) if config.api.enabled else None
-    live: status_file.Status | None = None
+    live: Status | None = None
     if api is not None:
         live = status_file.Status(**api.request("GET", "/v1/status"))
     elif ProcessLock.is_held(config.lock_path()):
@@ -142,9 +144,14 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _offline_status(config: Config) -> status_file.Status:
+def _offline_status(config: Config) -> Status:
+    import shutil
+
+    from screenrecall import paths
     from screenrecall.capture.privacy import PauseSwitch
     from screenrecall.store.chroma import Store
+    from screenrecall.store.lock import ProcessLock
+    from screenrecall.system import status as status_file
 
     snapshot = status_file.Status(running=False, paused=PauseSwitch.default().state().paused)
     snapshot.free_bytes = shutil.disk_usage(paths.ensure_private_dir(paths.data_dir())).free
@@ -159,6 +166,7 @@ def _offline_status(config: Config) -> status_file.Status:
 def _pause(args: argparse.Namespace, config: Config) -> int:
     from screenrecall.capture.privacy import PauseSwitch
     from screenrecall.cli.recall_cmd import client
+    from screenrecall.recall.when import parse_duration
 
     seconds = parse_duration(args.duration) if args.duration else None
     api = client(config)

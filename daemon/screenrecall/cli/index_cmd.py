@@ -6,7 +6,6 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from screenrecall.errors import ScreenrecallError
-from screenrecall.store.lock import ProcessLock
 
 if TYPE_CHECKING:
     from screenrecall.config import Config
@@ -23,6 +22,7 @@ def _rebuild(args: argparse.Namespace, config: Config) -> int:
     from tqdm import tqdm
 
     from screenrecall.store.chroma import Store
+    from screenrecall.store.lock import ProcessLock
     from screenrecall.store.text_sync import rebuild
 
     if ProcessLock.is_held(config.lock_path()):

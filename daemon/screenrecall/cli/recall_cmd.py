@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from screenrecall.errors import ScreenrecallError
 from screenrecall.recall.when import ago, parse_when
-from screenrecall.store.lock import ProcessLock
 
 if TYPE_CHECKING:  # these commands reach a running daemon with the standard library alone
     from screenrecall.api.client import ApiClient
@@ -109,6 +108,7 @@ def _search_offline(config: Config, body: dict[str, Any]) -> list[dict[str, Any]
     from screenrecall.recall.query import query_from_body
     from screenrecall.recall.search import Searcher
     from screenrecall.store.chroma import Store
+    from screenrecall.store.lock import ProcessLock
 
     query = query_from_body(body, config.watch.max_image_pixels)  # a bad query fails even with no store yet
     if not config.store.url and not config.store_dir().exists():
@@ -171,6 +171,7 @@ def _forget_offline(config: Config, since: int, until: int, all_hosts: bool) -> 
     from screenrecall.pipeline.thumbnails import ThumbnailStore
     from screenrecall.store.chroma import Store
     from screenrecall.store.forget_ledger import ForgetLedger
+    from screenrecall.store.lock import ProcessLock
 
     thumbnails = ThumbnailStore(paths.data_dir() / "thumbnails", config.thumbnails.quality)
     paths.ensure_private_dir(config.lock_path().parent)  # a shared server's user may never have run the daemon here

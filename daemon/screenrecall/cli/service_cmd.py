@@ -6,7 +6,6 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from screenrecall.errors import ScreenrecallError
-from screenrecall.system import service
 
 if TYPE_CHECKING:
     from screenrecall.config import Config
@@ -21,6 +20,8 @@ def register(commands: Any) -> None:
 
 
 def _install(args: argparse.Namespace, config: Config) -> int:
+    from screenrecall.system import service
+
     try:
         lines = service.install()
     except service.UnitError as exc:
@@ -30,10 +31,14 @@ def _install(args: argparse.Namespace, config: Config) -> int:
 
 
 def _uninstall(args: argparse.Namespace, config: Config) -> int:
+    from screenrecall.system import service
+
     print("\n".join(service.uninstall()))
     return 0
 
 
 def _status(args: argparse.Namespace, config: Config) -> int:
+    from screenrecall.system import service
+
     print(service.status())
     return 0

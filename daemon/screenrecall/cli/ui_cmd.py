@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import webbrowser
 from typing import TYPE_CHECKING, Any
 
-from screenrecall.api.client import ApiClient
 from screenrecall.errors import ScreenrecallError
 
 if TYPE_CHECKING:
@@ -21,6 +19,10 @@ def register(commands: Any) -> None:
 
 
 def _ui(args: argparse.Namespace, config: Config) -> int:
+    import webbrowser
+
+    from screenrecall.api.client import ApiClient
+
     api = ApiClient(config.socket_path(), timeout=30)
     if not config.socket_path().exists() or not api.available():
         raise ScreenrecallError("the daemon is not running (start it with `screenrecall run` or the service)")

@@ -182,11 +182,12 @@ def _vision_ir(clip: CLIPModel, side: int) -> ov.Model:
 
 
 def _text_ir(clip: CLIPModel, context: int) -> ov.Model:
+    # A dynamic length: a query runs on its own tokens, not all `context` (see encode/text.py).
     with torch.no_grad(), _quiet_tracing():
         model = ov.convert_model(
             _TextFeatures(clip),
             example_input=torch.zeros(1, context, dtype=torch.int64),
-            input=[((1, context), ov.Type.i64)],
+            input=[((1, -1), ov.Type.i64)],
         )
     _name_ports(model, "input_ids")
     return model

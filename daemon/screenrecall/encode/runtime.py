@@ -93,7 +93,8 @@ class ModelRuntime:
         text = compile_model(self.core, self.bundle.text_xml, "CPU", "LATENCY")
         _check_text(text, self.bundle)
         release_compile_memory(self.core, self.bundle)
-        return TextEncoder(tokenizer, text, self.bundle.manifest.pad_token_id)
+        manifest = self.bundle.manifest
+        return TextEncoder(tokenizer, text, manifest.pad_token_id, manifest.context_length)
 
 
 def load_runtime(
@@ -127,23 +128,27 @@ def release_compile_memory(core: ov.Core, bundle: Bundle) -> None:
 
 def _check_vision(vision: ov.CompiledModel, bundle: Bundle) -> None:
     side, dim = bundle.manifest.image_size, bundle.manifest.embedding_dim
-    _expect(vision.input(0), [1, side, side, 3], ov.Type.u8, f"{bundle.vision_xml} input")
-    _expect(vision.output(0), [1, dim], ov.Type.f32, f"{bundle.vision_xml} output")
+    _expect(vision.input(0), [[1, side, side, 3]], ov.Type.u8, f"{bundle.vision_xml} input")
+    _expect(vision.output(0), [[1, dim]], ov.Type.f32, f"{bundle.vision_xml} output")
 
 
 def _check_text(text: ov.CompiledModel, bundle: Bundle) -> None:
     length, dim = bundle.manifest.context_length, bundle.manifest.embedding_dim
-    _expect(text.input(0), [1, length], ov.Type.i64, f"{bundle.text_xml} input")
-    _expect(text.output(0), [1, dim], ov.Type.f32, f"{bundle.text_xml} output")
+    # A dynamic length ([1, ?]) is what `models export` makes; bundles made before take exactly
+    # context_length tokens.
+    _expect(text.input(0), [[1, -1], [1, length]], ov.Type.i64, f"{bundle.text_xml} input")
+    _expect(text.output(0), [[-1, dim], [1, dim]], ov.Type.f32, f"{bundle.text_xml} output")
 
 
-def _expect(port: ov.ConstOutput, shape: list[int], element: ov.Type, what: str) -> None:
+def _expect(port: ov.ConstOutput, shapes: list[list[int]], element: ov.Type, what: str) -> None:
+    """The port has this element type and one of these shapes (-1: a dynamic dimension)."""
     partial = port.get_partial_shape()
     actual = [int(d.get_length()) if d.is_static else -1 for d in partial] if partial.rank.is_static else []
-    if actual != shape or port.get_element_type() != element:
+    if actual not in shapes or port.get_element_type() != element:
+        expected = " or ".join(str(shape).replace("-1", "?") for shape in shapes)
         raise BundleError(
             f"{what} is {port.get_element_type().get_type_name()} {partial}, expected "
-            f"{element.get_type_name()} {shape} (as the manifest says); re-export the bundle"
+            f"{element.get_type_name()} {expected} (as the manifest says); re-export the bundle"
         )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from screenrecall.pipeline.messages import Record
+from screenrecall.pipeline.messages import Record, Source, Window
+from screenrecall.store.chroma import Store
 
 # Two hits of one monitor are one moment when this alike and at most this far apart in time.
 MERGE_COSINE = 0.95
@@ -81,3 +82,30 @@ def _same_moment(previous: Record, record: Record, moment: Moment) -> bool:
         return False
     alike = float(np.dot(previous.embedding, record.embedding)) if previous.embedding.size else 0.0
     return alike >= MERGE_COSINE
+
+
+def sketches(store: Store, record_ids: list[str]) -> dict[str, Record]:
+    """Records with what merging needs (the embedding, time, host, source, monitor, app) and nothing
+    else: from Chroma's embeddings and the text index's side table, ~7 ms for 80 hits at 100k where
+    Chroma's whole records (metadata, text) cost ~18. A record the side table lacks (a shared server's
+    index lagging a sync) comes whole from Chroma; one Chroma lacks (just deleted) is left out."""
+    embeddings = store.embeddings(record_ids)
+    fields = store.text_index.fields(list(embeddings))
+    found = {
+        record_id: Record(
+            id=record_id,
+            embedding=embeddings[record_id],
+            captured_at_ms=row.captured_at_ms,
+            last_seen_ms=row.last_seen_ms,
+            source=cast(Source, row.source),
+            monitor=row.monitor,
+            path="",
+            window=Window(app=row.app),
+            width=0,
+            height=0,
+            host=row.host,
+        )
+        for record_id, row in fields.items()
+    }
+    found.update((record.id, record) for record in store.get_many([i for i in embeddings if i not in fields]))
+    return found

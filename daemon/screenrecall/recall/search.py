@@ -1,8 +1,7 @@
-"""Recall: a text or image query -> CLIP embedding -> filtered kNN in the store -> merged moments."""
+"""Recall: a query -> the visual half (visual.py) and the words' half (text_search.py), fused -> moments."""
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import time
@@ -10,15 +9,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, cast
 
-import numpy as np
-
 from screenrecall.encode.image import EncodeError
 from screenrecall.encode.letterbox import letterbox
 from screenrecall.encode.runtime import ModelRuntime
 from screenrecall.errors import ScreenrecallError
-from screenrecall.pipeline.messages import Embedding, Pixels, Record, Source
-from screenrecall.recall.moments import Moment, merge_moments
-from screenrecall.recall.text_search import by_score_then_recency, snippet, terms, text_hits
+from screenrecall.pipeline.messages import Embedding, Pixels, Source
+from screenrecall.recall.moments import Moment, merge_moments, sketches
+from screenrecall.recall.text_search import by_score_then_recency, snippet, terms, text_ranking
+from screenrecall.recall.visual import Ranking, nearest
 from screenrecall.store.chroma import Store
 from screenrecall.store.text_index import TextFilters
 
@@ -27,15 +25,6 @@ MAX_LIMIT = 200
 # top-k must be deeper than the answer.
 OVERFETCH = 4
 APPS_REFRESH_S = 60.0
-TILE_FANOUT = 4  # tiles fetched per frame asked for (a 2x2 grid has 4 per frame)
-# A filter leaving at most this many records is scored exactly on their embeddings: cheaper than
-# Chroma's filtered HNSW walk, which slows down the more selective the filter is.
-VISUAL_PRE_FILTER_MAX = 200
-# A broad filter (at least this share of the records) is applied after an unfiltered kNN that
-# fetches enough neighbours for `depth` of them to pass (POST_FILTER_SLACK x the expected need).
-POST_FILTER_MIN_SHARE = 0.15  # below it (10 % measured), Chroma's filtered walk was as fast
-POST_FILTER_SLACK = 2.0
-POST_FILTER_MAX_K = 1000
 
 
 class QueryError(ScreenrecallError):
@@ -95,30 +84,41 @@ class Searcher:
             return []
         depth = query.limit * OVERFETCH
         text_filters = self._text_filters(query.filters)
-        textual_soon: _Beside[list[tuple[Record, float]]] | None = None
+        textual_soon: _Beside[Ranking] | None = None
         if mode == "hybrid" and query.text:
             # The words' half runs beside CLIP's text encoding: both wait in native code (SQLite,
             # OpenVINO) that lets the other thread run, so a hybrid query costs the slower half.
-            textual_soon = _Beside(lambda: text_hits(self._store, query.text or "", text_filters, depth))
+            textual_soon = _Beside(lambda: text_ranking(self._store, query.text or "", text_filters, depth))
         try:
-            visual = self._visual(self.embed(query), depth, where, text_filters) if mode != "text" else []
+            visual = nearest(self._store, self.embed(query), depth, where, text_filters) if mode != "text" else []
         except BaseException:
             if textual_soon is not None:
                 textual_soon.join()  # no thread outlives its query, even a failed one
             raise
-        words = terms(query.text or "")
-        textual: list[tuple[Record, float]] = []
+        textual: Ranking = []
         if textual_soon is not None:
             textual = textual_soon.result()
         elif mode == "text" and query.text:
-            textual = text_hits(self._store, query.text, text_filters, depth)
+            textual = text_ranking(self._store, query.text, text_filters, depth)
         # Fused per record, then merged into moments, so a moment's text and look count together.
         # Text first into the fusion: on equal fused scores the frame that has the words wins.
-        hits = fuse_hits(textual, visual) if mode == "hybrid" else (visual or textual)
-        moments = by_score_then_recency(merge_moments(hits))
+        ranked = fuse_hits(textual, visual) if mode == "hybrid" else (visual or textual)
+        moments = self._moments(ranked, query.limit)
+        words = terms(query.text or "")
         for moment in moments:
             moment.snippet = snippet(moment.record.text, words)
-        return moments[: query.limit]
+        return moments
+
+    def _moments(self, ranked: Ranking, limit: int) -> list[Moment]:
+        """The best `limit` moments: merged from sketches of every ranked record, then the shown
+        moments' best records fetched whole (their window, path, text)."""
+        sketched = sketches(self._store, [record_id for record_id, _ in ranked])
+        hits = [(sketched[record_id], score) for record_id, score in ranked if record_id in sketched]
+        shown = by_score_then_recency(merge_moments(hits))[:limit]
+        whole = {record.id: record for record in self._store.get_many([moment.record.id for moment in shown])}
+        for moment in shown:
+            moment.record = whole.get(moment.record.id, moment.record)
+        return [moment for moment in shown if moment.record.id in whole]
 
     def _text_filters(self, filters: Filters) -> TextFilters:
         apps = None
@@ -126,47 +126,6 @@ class Searcher:
             pattern = re.compile(filters.app, re.IGNORECASE)  # where_clause has checked it compiles
             apps = tuple(name for name in self._app_names() if pattern.search(name))
         return TextFilters(filters.since_ms, filters.until_ms, apps, filters.monitor, filters.source, filters.host)
-
-    def _visual(
-        self, embedding: Embedding, depth: int, where: dict[str, Any] | None, filters: TextFilters
-    ) -> list[tuple[Record, float]]:
-        """CLIP ranking; with tiles, a frame scores its best of whole frame and tiles."""
-        # (Not on a shared server: there the index may lag other hosts' writes by a sync.)
-        if where is not None and self._store.text_sync is None and self._store.tiles.count() == 0:
-            # Pre-filtering: a selective filter (a 2-hour window in a year) resolves to its few
-            # records through the text index's side table; they are scored exactly.
-            few = self._store.text_index.candidates(filters, VISUAL_PRE_FILTER_MAX)
-            if few is not None:
-                return _exact(embedding, self._store.get_many(few), depth)
-            # Post-filtering: Chroma's filtered HNSW walk costs more than fetching a few times
-            # the neighbours unfiltered and dropping those that do not pass.
-            passed = self._post_filtered(embedding, depth, filters)
-            if passed is not None:
-                return passed
-        hits = self._store.query(embedding, depth, where)
-        best_tiles = self._store.tiles.query(embedding, depth * TILE_FANOUT, where)
-        if best_tiles:
-            scores = {record.id: score for record, score in hits}
-            records = {record.id: record for record, _ in hits}
-            for record in self._store.get_many([i for i in best_tiles if i not in records]):
-                records[record.id] = record
-            for frame_id, score in best_tiles.items():
-                if frame_id in records:
-                    scores[frame_id] = max(scores.get(frame_id, -1.0), score)
-            hits = [(records[i], scores[i]) for i in scores]
-        return sorted(hits, key=lambda hit: hit[1], reverse=True)
-
-    def _post_filtered(
-        self, embedding: Embedding, depth: int, filters: TextFilters
-    ) -> list[tuple[Record, float]] | None:
-        """The depth nearest records that pass, or None when the filter is too narrow for this."""
-        share = self._store.text_index.share(filters)
-        if share <= 0.0 or share < POST_FILTER_MIN_SHARE:
-            return None
-        k = min(POST_FILTER_MAX_K, math.ceil(depth / share * POST_FILTER_SLACK))
-        passed = [(record, score) for record, score in self._store.query(embedding, k) if _passes(record, filters)]
-        # Too few passed (the estimate was off): Chroma's filtered walk is exact.
-        return passed[:depth] if len(passed) >= depth else None
 
     def warm(self) -> None:
         """Gets the text model ready (compiled, tokenizer run once) before a query needs it: it is
@@ -222,28 +181,6 @@ class _Beside(Generic[T]):
         return cast(T, self._value)
 
 
-def _passes(record: Record, filters: TextFilters) -> bool:
-    """The filters of where_clause, on a record in hand."""
-    checks = (
-        filters.since_ms is None or record.last_seen_ms >= filters.since_ms,
-        filters.until_ms is None or record.captured_at_ms <= filters.until_ms,
-        filters.apps is None or record.window.app in filters.apps,
-        filters.monitor is None or record.monitor == filters.monitor,
-        filters.source is None or record.source == filters.source,
-        filters.host is None or record.host == filters.host,
-    )
-    return all(checks)
-
-
-def _exact(embedding: Embedding, records: list[Record], depth: int) -> list[tuple[Record, float]]:
-    """Cosine similarity of each record to the query (both are unit vectors), best depth first."""
-    if not records:
-        return []
-    scores = np.stack([record.embedding for record in records]) @ np.asarray(embedding, dtype=np.float32)
-    order = np.argsort(-scores)[:depth]
-    return [(records[i], float(scores[i])) for i in order]
-
-
 def _ignore(*_: object) -> None:
     return None
 
@@ -276,13 +213,10 @@ def where_clause(filters: Filters, app_names: Callable[[], Iterable[str]]) -> di
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def fuse_hits(*rankings: list[tuple[Record, float]]) -> list[tuple[Record, float]]:
-    """Reciprocal rank fusion of records: each ranking adds 1 / (RRF_K + rank) to a record's score."""
-    records: dict[str, Record] = {}
+def fuse_hits(*rankings: Ranking) -> Ranking:
+    """Reciprocal rank fusion: each ranking adds 1 / (RRF_K + rank) to a record's score."""
     scores: dict[str, float] = {}
     for ranking in rankings:
-        for rank, (record, _) in enumerate(ranking, start=1):
-            scores[record.id] = scores.get(record.id, 0.0) + 1.0 / (RRF_K + rank)
-            # Text hits come with the same record (and embedding) as visual ones: the first is kept.
-            records.setdefault(record.id, record)
-    return sorted(((records[key], score) for key, score in scores.items()), key=lambda hit: hit[1], reverse=True)
+        for rank, (record_id, _) in enumerate(ranking, start=1):
+            scores[record_id] = scores.get(record_id, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda hit: hit[1], reverse=True)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 
-from screenrecall.pipeline.messages import Record
-from screenrecall.recall.moments import Moment, merge_moments
+from screenrecall.recall.moments import Moment
 from screenrecall.store.chroma import Store
 from screenrecall.store.text_fold import adjacency, query_terms, terms
 from screenrecall.store.text_index import TextFilters
 
-__all__ = ["pattern", "snippet", "terms", "text_hits", "text_moments"]
+__all__ = ["pattern", "snippet", "terms", "text_ranking"]
 
 # Characters escaped for both regex engines (Rust accepts an escape before any ASCII punctuation).
 RUST_META = set("\\.+*?()|[]{}^$#&-~")
@@ -39,23 +38,17 @@ def _fold(word: str) -> str:
     return "".join(out)
 
 
-def text_hits(store: Store, text: str, filters: TextFilters, depth: int) -> list[tuple[Record, float]]:
-    """The depth best records for the words of text, from the full-text index, as (record, relevance).
+def text_ranking(store: Store, text: str, filters: TextFilters, depth: int) -> list[tuple[str, float]]:
+    """The depth best record ids for the words of text, from the full-text index, as (id, relevance).
 
-    Relevance first (every term, rarer terms weigh more, the words side by side), then the newest;
-    records come back with their embeddings so near-duplicates can merge into moments.
+    Relevance first (every term, rarer terms weigh more, the words side by side), then the newest.
+    The caller fetches the records it keeps: a hit Chroma no longer has (deleted by another host
+    since the last sync) is then dropped.
     """
     if store.text_sync is not None:
         store.text_sync.poke()  # a shared server: other hosts' new records
     found = store.text_index.search(query_terms(text), filters, depth, adjacency(text))
-    records = {record.id: record for record in store.get_many([hit.id for hit in found])}
-    # A hit Chroma no longer has (deleted by another host since the last sync) is dropped.
-    return [(records[hit.id], hit.relevance) for hit in found if hit.id in records]
-
-
-def text_moments(store: Store, text: str, filters: TextFilters, depth: int) -> list[Moment]:
-    """Text hits merged into moments like visual ones; the best first, the newest of equals first."""
-    return by_score_then_recency(merge_moments(text_hits(store, text, filters, depth)))
+    return [(hit.id, hit.relevance) for hit in found]
 
 
 def by_score_then_recency(moments: list[Moment]) -> list[Moment]:

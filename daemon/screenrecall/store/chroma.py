@@ -237,6 +237,38 @@ class Store:
         # Chroma's cosine distance is 1 - cosine similarity; it already orders nearest first.
         return [(record, 1.0 - float(dist)) for record, dist in zip(records, distances[0], strict=True)]
 
+    def nearest(self, embedding: Embedding, k: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
+        """The k nearest record ids as (id, cosine similarity), most similar first.
+
+        Ids and distances only: Chroma reading the records' metadata, documents and embeddings costs
+        4-8x the walk itself (k=1000 at 100k: 151 ms vs 19 ms), so callers fetch only the records
+        they keep (get_many)."""
+        if k <= 0:
+            return []
+        result = self._col.query(
+            query_embeddings=np.asarray(embedding, dtype=np.float32).reshape(1, -1),
+            n_results=k,
+            where=_where(where) if where else None,
+            include=["distances"],
+        )
+        distances = result["distances"]
+        if distances is None:
+            raise RuntimeError("Chroma returned a query without the distances asked for")
+        return [(record_id, 1.0 - float(dist)) for record_id, dist in zip(result["ids"][0], distances[0], strict=True)]
+
+    def embeddings(self, record_ids: Sequence[str]) -> dict[str, Embedding]:
+        """The embeddings of these records (those that exist), without their metadata or text."""
+        if not record_ids:
+            return {}
+        result = self._col.get(ids=list(record_ids), include=["embeddings"])
+        found = result["embeddings"]
+        if found is None:
+            raise RuntimeError("Chroma returned a get without the embeddings asked for")
+        return {
+            record_id: np.asarray(vector, dtype=np.float32)
+            for record_id, vector in zip(result["ids"], found, strict=True)
+        }
+
     def delete_before(self, ms: int, limit: int = 0) -> list[Record]:
         """Deletes records last seen, and ingested, before ms (at most limit of them, if given);
         returns them without embeddings.
