@@ -16,7 +16,8 @@ import pytest
 
 from tests.conftest import REPO
 
-HEAVY = ("chromadb", "openvino", "numpy", "pydantic", "onnxruntime", "PIL")
+# http.client is heavy too for a command that should start like a native tool: it imports ssl and email.
+HEAVY = ("chromadb", "openvino", "numpy", "pydantic", "onnxruntime", "PIL", "http", "ssl", "email")
 PROBE = """
 import json, sys
 from screenrecall.cli import main
