@@ -6,7 +6,9 @@ the text detector's activations grow with the image: a full dense 1080p frame to
 BAND_ROWS rows (overlapping, so each text line lies whole in one of them), padded to multiples of
 PAD_STEP, bound both the largest activation and the number of shapes the detector ever sees.
 Measured on dense 1080p terminals (widths bucketed too): one 1152-row read peaked at ~950 MB in
-~6.5 s; 640-row bands at ~740 MB in ~7.3 s; 448-row bands no lower (~730 MB) and slower (~7.7 s).
+~6.5 s; 640-row bands at ~730 MB; 384-row bands ~600 MB; 256-row bands ~580 MB, in 4-7 s each
+(2026-12-03, the reader alone, three screens in a row). Of the 256-row reader's ~500 MB after a
+read, the detector keeps ~180 MB and the recogniser (lines up to ~4,000 px wide) ~200 MB.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-BAND_ROWS = 640  # a multiple of PAD_STEP: no padded rows; two bands for 1080p
+BAND_ROWS = 256  # a multiple of PAD_STEP: no padded rows; six bands for 1080p
 OVERLAP_ROWS = 64  # taller than any line of screen text the detector reads as one box
 PAD_STEP = 128
 

@@ -1,0 +1,38 @@
+"""Chroma's trace exporter, and gRPC with it, never load: nothing leaves the machine, and ~18 MB stay free."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+PROBE = """
+import json, os, sys
+from pathlib import Path
+from screenrecall.store.chroma import Store
+with Store.open(Path(sys.argv[1])) as store:
+    count = store.count()
+from screenrecall.store.no_trace_export import TraceExportError, EXPORTER_MODULE
+refused = False
+try:
+    sys.modules[EXPORTER_MODULE].OTLPSpanExporter(endpoint="collector.example:4317")
+except TraceExportError:
+    refused = True
+print(json.dumps({"count": count, "grpc": "grpc" in sys.modules, "refused": refused}))
+"""
+
+
+def test_the_store_opens_without_loading_grpc_and_an_exporter_cannot_be_built(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path / "store")],
+        env={"PYTHONPATH": str(REPO / "daemon"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"count": 0, "grpc": False, "refused": True}
