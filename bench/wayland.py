@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import entry
+from bench.harness.home import restored_environ
 from bench.harness.proc import cpu_percent, proc_sample
 from bench.harness.timing import p50_p95
 from screenrecall.capture.gate import ChangeGate
@@ -69,15 +70,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 def session_env() -> Iterator[None]:
     """The Wayland session's variables are set for this process (the grabbers read them) and restored
     afterwards, so a caller in the same process (the smoke test) keeps its own."""
-    saved = {name: os.environ.get(name) for name in _SESSION}
-    try:
+    with restored_environ(_SESSION):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _grim_idle(world: WaylandWorld, seconds: float) -> dict[str, Any]:

@@ -4,7 +4,7 @@ the compiled-model cache is shared between runs."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,8 +30,15 @@ def private_env(root: Path, xdg_cache: Path) -> dict[str, str]:
 def private_home(root: Path, xdg_cache: Path) -> Iterator[None]:
     """The same dirs for this process (paths.py reads os.environ), restored afterwards."""
     dirs = private_dirs(root, xdg_cache)
-    saved = {name: os.environ.get(name) for name in dirs}
-    os.environ.update(dirs)
+    with restored_environ(dirs):
+        os.environ.update(dirs)
+        yield
+
+
+@contextmanager
+def restored_environ(names: Iterable[str]) -> Iterator[None]:
+    """These variables of os.environ as they were before, whatever the block set or removed."""
+    saved = {name: os.environ.get(name) for name in names}
     try:
         yield
     finally:

@@ -200,39 +200,32 @@ def test_known_file_keys_lists_folder_records_only(store: Store) -> None:
     assert store.known_file_keys() == keys
 
 
-def test_query_returns_nearest_first_with_cosine_similarity(store: Store) -> None:
+def test_nearest_gives_ids_nearest_first_with_cosine_similarity(store: Store) -> None:
     records = [screen(1, at, seed=at) for at in range(1, 11)]
     store.add(records)
     target = records[4]
-    hits = store.query(target.embedding, k=4)
-    assert hits[0][0].id == target.id
+    hits = store.nearest(target.embedding, k=4)
+    assert hits[0][0] == target.id
     assert hits[0][1] == pytest.approx(1.0, abs=1e-5)
     similarities = [similarity for _, similarity in hits]
     assert similarities == sorted(similarities, reverse=True)
     want = sorted((float(r.embedding @ target.embedding) for r in records), reverse=True)[:4]
     assert similarities == pytest.approx(want, abs=1e-5)
-    assert_same(hits[0][0], target)
 
 
-def test_query_applies_the_filter_and_caps_k(store: Store) -> None:
-    store.add([screen(1, 100, seed=1), screen(2, 200, seed=2), folder("/p/a.png|1|1", 300, seed=3)])
-    hits = store.query(unit(1), k=10, where={"source": "screen"})
-    assert {record.monitor for record, _ in hits} == {1, 2}
-    ranged = store.query(unit(1), k=10, where={"captured_at": {"$gte": 150}})
-    assert sorted(record.captured_at_ms for record, _ in ranged) == [200, 300]
-    assert store.query(unit(1), k=0) == []
+def test_nearest_applies_the_filter_and_caps_k(store: Store) -> None:
+    records = [screen(1, 100, seed=1), screen(2, 200, seed=2), folder("/p/a.png|1|1", 300, seed=3)]
+    store.add(records)
+    by_id = {record.id: record for record in records}
+    hits = store.nearest(unit(1), k=10, where={"source": "screen"})
+    assert {by_id[record_id].monitor for record_id, _ in hits} == {1, 2}
+    ranged = store.nearest(unit(1), k=10, where={"captured_at": {"$gte": 150}})
+    assert sorted(by_id[record_id].captured_at_ms for record_id, _ in ranged) == [200, 300]
+    assert store.nearest(unit(1), k=0) == []
 
 
-def test_query_on_an_empty_store_is_empty(store: Store) -> None:
-    assert store.query(unit(1), k=5) == []
-
-
-def test_nearest_gives_the_ids_and_similarities_query_gives(store: Store) -> None:
-    store.add([screen(1 + at % 2, at, seed=at) for at in range(1, 21)])
-    for where in (None, {"monitor": 2}):
-        full = store.query(unit(7), k=6, where=where)
-        assert store.nearest(unit(7), k=6, where=where) == pytest.approx([(r.id, sim) for r, sim in full])
-    assert store.nearest(unit(7), k=0) == []
+def test_nearest_on_an_empty_store_is_empty(store: Store) -> None:
+    assert store.nearest(unit(1), k=5) == []
 
 
 def test_embeddings_are_fetched_by_id_alone_and_unknown_ids_are_left_out(store: Store) -> None:
@@ -294,7 +287,7 @@ def test_reopening_after_close_keeps_the_data(store_dir: Path) -> None:
     with Store.open(store_dir) as second:
         assert second.count() == 1
         assert_same(second.get(record.id), record)
-        assert second.query(record.embedding, k=1)[0][0].id == record.id
+        assert second.nearest(record.embedding, k=1)[0][0] == record.id
 
 
 def test_telemetry_is_off(store: Store) -> None:
@@ -324,7 +317,7 @@ store.add([
            source="screen", monitor=1, path="", window=Window(), width=8, height=8)
     for at in range(count)
 ])
-store.query(vectors[0], k=3)
+store.nearest(vectors[0], k=3)
 print(json.dumps({"acked": count, "network": events}), flush=True)
 sys.stdin.read()  # wait here until killed
 """
@@ -373,8 +366,8 @@ def test_acknowledged_adds_survive_kill_9(store_dir: Path, tmp_path: Path) -> No
         assert reopened.count() == count
         last = reopened.get(record_id_for_screen(1, count - 1))
         assert last is not None
-        hits = reopened.query(last.embedding, k=1)
-        assert hits[0][0].id == last.id
+        hits = reopened.nearest(last.embedding, k=1)
+        assert hits[0][0] == last.id
 
 
 def test_server_mode_keeps_only_its_text_index_locally_and_reports_its_size(
@@ -405,8 +398,8 @@ def test_host_filter_and_distinct_apps(store: Store) -> None:
             screen(1, 2000, seed=2, host="desk", window=Window("b", "XTerm")),
         ]
     )
-    hits = store.query(unit(1), 5, where={"host": "desk"})
-    assert [r.host for r, _ in hits] == ["desk"]
+    hits = store.nearest(unit(1), 5, where={"host": "desk"})
+    assert [r.host for r in store.get_many([record_id for record_id, _ in hits])] == ["desk"]
     assert store.distinct_apps() == {"Firefox", "XTerm"}
 
 

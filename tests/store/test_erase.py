@@ -60,7 +60,7 @@ def test_the_store_still_works_after_its_traces_were_erased(tmp_path: Path) -> N
         store.add([kept_record(4_000)])
     with Store.open(tmp_path / "store") as store:  # the vector index replays the scrubbed log
         assert store.count() == 11
-        assert [r.id for r, _ in store.query(unit(3_002), 1)] == [kept_record(3_002).id]
+        assert [record_id for record_id, _ in store.nearest(unit(3_002), 1)] == [kept_record(3_002).id]
         assert [r.text for r in store.text_search(["keepsake line 4000"], None, 5)] == ["keepsake line 4000"]
 
 

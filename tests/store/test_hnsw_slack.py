@@ -53,7 +53,7 @@ from screenrecall.store.chroma import Store
 from tests.store.test_erase import SECRET, files_containing
 from tests.store.test_chroma import unit
 with Store.open(Path({str(store_dir)!r})) as store:  # zeroed before Chroma loads the index
-    print(len(files_containing(Path({str(tmp_path)!r}), SECRET)), store.count(), store.query(unit(3_002), 1)[0][0].id)
+    print(len(files_containing(Path({str(tmp_path)!r}), SECRET)), store.count(), store.nearest(unit(3_002), 1)[0][0])
 print(len(files_containing(Path({str(tmp_path)!r}), SECRET)))  # and after it saves it
 """
     done = subprocess.run([sys.executable, "-c", reopen], capture_output=True, text=True, timeout=120, check=True)

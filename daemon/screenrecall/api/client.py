@@ -95,10 +95,6 @@ class ApiClient:
         sock.settimeout(timeout)
         try:
             sock.connect(str(self.socket_path))
-        except OSError as exc:
-            sock.close()
-            raise ApiUnreachable(f"no daemon answers on {self.socket_path} ({exc})") from None
-        try:
             _check_server(sock, self.socket_path)
         except OSError as exc:
             sock.close()

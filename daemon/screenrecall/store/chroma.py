@@ -219,24 +219,6 @@ class Store:
         if updates:
             self._col.update(ids=list(updates), metadatas=list(updates.values()))
 
-    def query(self, embedding: Embedding, k: int, where: Mapping[str, Any] | None = None) -> list[tuple[Record, float]]:
-        """The k nearest records as (record, cosine similarity), most similar first."""
-        if k <= 0:
-            return []
-        result = self._col.query(
-            query_embeddings=np.asarray(embedding, dtype=np.float32).reshape(1, -1),
-            n_results=k,
-            where=_where(where) if where else None,
-            include=[*_FULL, "distances"],
-        )
-        metadatas, embeddings, distances = result["metadatas"], result["embeddings"], result["distances"]
-        documents = result["documents"]
-        if metadatas is None or embeddings is None or distances is None or documents is None:
-            raise RuntimeError("Chroma returned a query without the fields asked for")
-        records = to_records(result["ids"][0], metadatas[0], embeddings[0], documents[0])
-        # Chroma's cosine distance is 1 - cosine similarity; it already orders nearest first.
-        return [(record, 1.0 - float(dist)) for record, dist in zip(records, distances[0], strict=True)]
-
     def nearest(self, embedding: Embedding, k: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
         """The k nearest record ids as (id, cosine similarity), most similar first.
 
@@ -254,6 +236,7 @@ class Store:
         distances = result["distances"]
         if distances is None:
             raise RuntimeError("Chroma returned a query without the distances asked for")
+        # Chroma's cosine distance is 1 - cosine similarity; it already orders nearest first.
         return [(record_id, 1.0 - float(dist)) for record_id, dist in zip(result["ids"][0], distances[0], strict=True)]
 
     def embeddings(self, record_ids: Sequence[str]) -> dict[str, Embedding]:

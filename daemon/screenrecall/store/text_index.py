@@ -17,7 +17,7 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from screenrecall.pipeline.messages import Record
 from screenrecall.store.text_fold import FOLD_VERSION, Term, fold
@@ -246,31 +246,28 @@ class TextIndex:
         return None if len(rows) > bound else [row[0] for row in rows]
 
     def passing(self, record_ids: Sequence[str], filters: TextFilters) -> set[str]:
-        """Those of these records that pass the filters: one indexed lookup each, by id."""
+        """Those of these records that pass the filters."""
         condition, params = filters.sql()
-        passed: set[str] = set()
+        return {row[0] for row in self._by_id("d.id", record_ids, condition, params)}
+
+    def fields(self, record_ids: Sequence[str]) -> dict[str, SideFields]:
+        """The side table's fields of these records (those it has), by id."""
+        columns = "d.id, d.captured_at, d.last_seen, d.app, d.monitor, d.source, d.host"
+        return {row[0]: SideFields(*row[1:]) for row in self._by_id(columns, record_ids)}
+
+    def _by_id(
+        self, columns: str, record_ids: Sequence[str], condition: str = "1", params: Sequence[Any] = ()
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows of docs (alias d) for these ids that meet the condition, one indexed lookup each."""
         for start in range(0, len(record_ids), _IN_BATCH):
             batch = record_ids[start : start + _IN_BATCH]
             # By id, always: without statistics SQLite would walk a filter's column index (e.g. the
             # 29k records of a monitor at 100k: 16 ms) instead of looking up the few ids (0.3 ms).
             sql = (
-                f"SELECT d.id FROM docs AS d INDEXED BY {_BY_ID} "
+                f"SELECT {columns} FROM docs AS d INDEXED BY {_BY_ID} "
                 f"WHERE d.id IN ({','.join('?' * len(batch))}) AND {condition}"
             )
-            passed.update(row[0] for row in self._reader().execute(sql, (*batch, *params)))
-        return passed
-
-    def fields(self, record_ids: Sequence[str]) -> dict[str, SideFields]:
-        """The side table's fields of these records (those it has), by id."""
-        found: dict[str, SideFields] = {}
-        for start in range(0, len(record_ids), _IN_BATCH):
-            batch = record_ids[start : start + _IN_BATCH]
-            sql = (
-                "SELECT id, captured_at, last_seen, app, monitor, source, host FROM docs "
-                f"WHERE id IN ({','.join('?' * len(batch))})"
-            )
-            found.update((row[0], SideFields(*row[1:])) for row in self._reader().execute(sql, batch))
-        return found
+            yield from self._reader().execute(sql, (*batch, *params))
 
     def search(
         self, terms: Sequence[Term], filters: TextFilters, depth: int, adjacent: Term | None = None
