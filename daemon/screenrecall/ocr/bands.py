@@ -8,7 +8,8 @@ PAD_STEP, bound both the largest activation and the number of shapes the detecto
 Measured on dense 1080p terminals (widths bucketed too): one 1152-row read peaked at ~950 MB in
 ~6.5 s; 640-row bands at ~730 MB; 384-row bands ~600 MB; 256-row bands ~580 MB, in 4-7 s each
 (2026-12-03, the reader alone, three screens in a row). Of the 256-row reader's ~500 MB after a
-read, the detector keeps ~180 MB and the recogniser (lines up to ~4,000 px wide) ~200 MB.
+read, the detector kept ~180 MB and the recogniser (lines up to ~4,000 px wide) ~200 MB, until wide
+lines were read in pieces (ocr/lines.py: ~470 MB peak).
 """
 
 from __future__ import annotations

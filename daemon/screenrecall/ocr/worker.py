@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from screenrecall.ocr.bands import bands, bucket_width
+from screenrecall.ocr.lines import split_wide
 from screenrecall.system import resident
 
 RawLine = tuple[str, list[list[float]], float]
@@ -44,6 +45,7 @@ def build_engine(min_score: float, threads: int) -> Any:
         params[f"{stage}.engine_type"] = EngineType.OPENVINO
     params["EngineConfig.openvino.inference_num_threads"] = threads
     _bucket_recogniser_widths()
+    _split_wide_lines()
     return RapidOCR(params=params)
 
 
@@ -64,6 +66,44 @@ def _bucket_recogniser_widths() -> None:
 
     resize_norm_img.bucketed = True  # type: ignore[attr-defined]
     TextRecognizer.resize_norm_img = resize_norm_img  # type: ignore[method-assign]
+
+
+def _split_wide_lines() -> None:
+    """Very wide lines go to the recogniser in pieces cut between words (ocr/lines.py), and their
+    texts are joined again: the recogniser's buffers stay sized for ~1,150-px inputs, not ~4,000."""
+    from rapidocr.ch_ppocr_rec.main import TextRecognizer
+    from rapidocr.ch_ppocr_rec.typings import TextRecInput, TextRecOutput
+
+    original = TextRecognizer.__call__
+    if getattr(original, "splits", False):
+        return
+
+    def call(self: Any, args: Any) -> Any:
+        lines = [args.img] if isinstance(args.img, np.ndarray) else list(args.img)
+        if args.return_word_box:  # word boxes would come back per piece: read as given
+            return original(self, args)
+        pieces, owners = [], []
+        for index, line in enumerate(lines):
+            for piece in split_wide(line):
+                pieces.append(piece)
+                owners.append(index)
+        if len(pieces) == len(lines):
+            return original(self, args)
+        read: Any = original(self, TextRecInput(img=pieces, return_word_box=False))
+        texts: list[list[str]] = [[] for _ in lines]
+        scores: list[list[float]] = [[] for _ in lines]
+        for owner, text, score in zip(owners, read.txts, read.scores, strict=True):
+            if text.strip():
+                texts[owner].append(text.strip())
+            scores[owner].append(float(score))
+        joined: Any = tuple(" ".join(parts) for parts in texts)
+        # A line's score: its pieces' mean (RapidOCR drops lines under text_score by it).
+        means = [float(np.mean(line_scores)) for line_scores in scores]
+        no_word_boxes: Any = tuple(None for _ in lines)  # as RapidOCR gives when none are asked for
+        return TextRecOutput(lines, joined, means, no_word_boxes, read.elapse, read.viser)
+
+    call.splits = True  # type: ignore[attr-defined]
+    TextRecognizer.__call__ = call  # type: ignore[method-assign]
 
 
 def read_lines(engine: Any, pixels: np.ndarray[Any, np.dtype[np.uint8]]) -> list[RawLine]:
