@@ -33,3 +33,29 @@ sys.exit(1 if leaked else 0)
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_tokenizer_ops_load_with_the_first_text_query_not_at_start(tiny_bundle: Path, tmp_path: Path) -> None:
+    """A daemon nobody queries never pays for openvino-tokenizers (~7 MB resident)."""
+    script = f"""
+import sys
+import numpy as np
+from screenrecall.config import ModelConfig
+from screenrecall.encode.runtime import load_runtime
+runtime = load_runtime(ModelConfig(cache=False), __import__("pathlib").Path({str(tiny_bundle)!r}))
+side = runtime.image_side
+runtime.image_encoder(lambda _t, _e: None, lambda _t, _e: None).encode_batch([np.zeros((side, side, 3), np.uint8)])
+at_start = "openvino_tokenizers" in sys.modules
+vector = runtime.text_encoder.encode("an invoice from acme")
+print("RESULT", at_start, "openvino_tokenizers" in sys.modules, vector.shape == (runtime.embedding_dim,))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={"PYTHONPATH": str(REPO / "daemon"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "RESULT False True True"

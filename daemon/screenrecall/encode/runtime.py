@@ -44,6 +44,7 @@ class ModelRuntime:
     device: str
     vision: ov.CompiledModel
     jobs: int
+    cache: bool = True  # the compiled-model cache (CACHE_DIR) is on
     _text: TextEncoder | None = field(default=None, init=False, repr=False)
     _text_used_at: float = field(default=0.0, init=False, repr=False)
     _text_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -88,11 +89,17 @@ class ModelRuntime:
         return True
 
     def _compile_text(self) -> TextEncoder:
+        # Adds the tokenizer IR's string ops to every Core made after it: imported here, not at
+        # start-up, as a daemon no one queries never needs it (~7 MB resident). The text models get
+        # a Core of their own, dropped with them, which also gives back more than self.core would.
+        import openvino_tokenizers  # noqa: F401
+
+        core = make_core(self.cache)
         # String ops run on the CPU only; the text model is small and rarely used: CPU, low latency.
-        tokenizer = self.core.compile_model(str(self.bundle.tokenizer_xml), "CPU")
-        text = compile_model(self.core, self.bundle.text_xml, "CPU", "LATENCY")
+        tokenizer = core.compile_model(str(self.bundle.tokenizer_xml), "CPU")
+        text = compile_model(core, self.bundle.text_xml, "CPU", "LATENCY")
         _check_text(text, self.bundle)
-        release_compile_memory(self.core, self.bundle)
+        release_compile_memory(core, self.bundle)
         manifest = self.bundle.manifest
         return TextEncoder(tokenizer, text, manifest.pad_token_id, manifest.context_length)
 
@@ -114,7 +121,7 @@ def load_runtime(
     _check_vision(vision, bundle)
     release_compile_memory(core, bundle)
     logger.info("model %s (%s) on %s", bundle.manifest.model_id, bundle.root, execution_devices(vision))
-    return ModelRuntime(bundle, core, device, vision, model.jobs)
+    return ModelRuntime(bundle, core, device, vision, model.jobs, model.cache)
 
 
 def release_compile_memory(core: ov.Core, bundle: Bundle) -> None:

@@ -1,7 +1,7 @@
 """Turns query text into an L2-normalised CLIP text embedding: tokenizer IR, then text IR.
 
 No transformers at run time: the tokenizer is an OpenVINO model made by openvino-tokenizers,
-whose import registers the string ops it needs.
+whose import registers the string ops it needs (done where it is compiled: runtime._compile_text).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import threading
 
 import numpy as np
 import openvino as ov
-import openvino_tokenizers  # noqa: F401  (registers the tokenizer ops with OpenVINO)
 from numpy.typing import NDArray
 
 from screenrecall.encode.image import normalise

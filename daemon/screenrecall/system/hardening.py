@@ -14,7 +14,10 @@ _PR_SET_DUMPABLE = 4
 
 
 def _prctl(option: int, arg: int = 0) -> int:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    try:  # glibc by its soname; find_library() runs ldconfig in a child process
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     result = int(libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0))
     if result < 0:
         raise OSError(ctypes.get_errno(), "prctl failed")

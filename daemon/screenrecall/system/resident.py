@@ -28,10 +28,19 @@ MALLOC_ARENAS = 2
 TRIM_EVERY_S = 30.0
 
 
+def _soname() -> str:
+    return "libc.so.6"
+
+
+def _found() -> str | None:
+    return ctypes.util.find_library("c")
+
+
 @functools.cache
 def _libc() -> ctypes.CDLL | None:
-    # glibc by its soname first: find_library() runs ldconfig, too slow for a CLI that imports us.
-    for name in ("libc.so.6", ctypes.util.find_library("c")):
+    # glibc by its soname first: find_library() runs ldconfig (a child process), so only if needed.
+    for find in (_soname, _found):
+        name = find()
         try:
             libc = ctypes.CDLL(name, use_errno=True) if name else None
         except OSError:
