@@ -249,7 +249,7 @@ class App:
             pid=os.getpid(),
             updated_ms=int(time.time() * 1000),
             device=pipeline.runtime.executing_on,
-            records=pipeline.store.count(),
+            records=pipeline.store.status_count(),
             last_frame_ms=pipeline.embedder.stats.last_frame_ms,
             paused=self.pause.state().paused,
             locked=sampler.locked if sampler else False,

@@ -253,6 +253,30 @@ def test_delete_before_goes_by_last_seen_and_returns_what_it_deleted(store: Stor
     assert store.delete_before(500) == []
 
 
+def test_the_status_count_follows_every_add_and_delete(store: Store) -> None:
+    """The status's count comes from the text index locally (cheap), Chroma's on a server: both exact."""
+    store.max_batch = 2
+    assert store.status_count() == 0
+    store.add([screen(1, at) for at in range(100, 107)] + [folder("/a.png|1|1", 300)])
+    assert store.status_count() == store.count() == 8
+    store.add([screen(1, 100)])  # the same record again: an upsert, not a new one
+    assert store.status_count() == 8
+    store.delete_before(104)
+    store.delete([record_id_for_file("/a.png|1|1")])
+    assert store.status_count() == store.count() == 3
+
+
+def test_whether_any_frame_has_tiles_follows_adds_and_deletes(store: Store) -> None:
+    assert not store.tiles.any()
+    store.add([screen(1, 100)])  # no tiles
+    assert not store.tiles.any()
+    tiled = screen(1, 200, tiles=(unit(1), unit(2)))
+    store.add([tiled])
+    assert store.tiles.any()
+    store.delete([tiled.id])
+    assert not store.tiles.any()
+
+
 def test_oldest_orders_by_capture_time_and_delete_removes_them(store: Store) -> None:
     store.max_batch = 3
     times = [500, 100, 900, 300, 700, 200, 800]

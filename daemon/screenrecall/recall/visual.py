@@ -43,7 +43,7 @@ def nearest(
 ) -> Ranking:
     """The depth best record ids for the embedding among those passing the filters, best first;
     with tiles, a frame scores its best of whole frame and tiles."""
-    tiled = store.tiles.count() > 0
+    tiled = store.tiles.any()
     if where is not None and store.text_sync is None and not tiled:
         few = store.text_index.candidates(filters, PRE_FILTER_MAX)
         if few is not None:

@@ -19,12 +19,21 @@ TILE_KEYS = ("captured_at", "last_seen", "monitor", "source", "host", "app")
 class TileIndex:
     """Owned by the Store; every method is a no-op while no frame has tiles."""
 
-    def __init__(self, collection: Collection, max_batch: int) -> None:
+    def __init__(self, collection: Collection, max_batch: int, shared: bool = False) -> None:
         self._col = collection
         self._max_batch = max_batch
+        self._shared = shared  # on a shared server other hosts add tiles: nothing is remembered
+        self._any: bool | None = None
 
     def count(self) -> int:
         return self._col.count()
+
+    def any(self) -> bool:
+        """Whether some frame has tiles: asked by every search, so remembered between this store's
+        own writes (a Chroma count costs ~1 ms even on an empty collection)."""
+        if self._any is None or self._shared:
+            self._any = self._col.count() > 0
+        return self._any
 
     def add(self, records: Sequence[Record]) -> None:
         ids: list[str] = []
@@ -37,6 +46,9 @@ class TileIndex:
                 embeddings.append(tile)
                 tile_metadata: Metadata = {"frame_id": record.id, "tile": index, **{k: base[k] for k in TILE_KEYS}}
                 metadatas.append(tile_metadata)
+        if not ids:
+            return
+        self._any = None  # counted at the next search: even a failed upsert may have added some
         for start in range(0, len(ids), self._max_batch):
             end = start + self._max_batch
             self._col.upsert(
@@ -70,6 +82,7 @@ class TileIndex:
 
     def delete(self, frame_ids: list[str]) -> None:
         if frame_ids and self._col.count():
+            self._any = None
             self._col.delete(where=_where({"frame_id": {"$in": frame_ids}}))
 
 
