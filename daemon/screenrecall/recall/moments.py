@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -10,10 +11,12 @@ import numpy as np
 
 from screenrecall.pipeline.messages import Record, Source, Window
 from screenrecall.store.chroma import Store
+from screenrecall.store.text_index import SideFields
 
 # Two hits of one monitor are one moment when this alike and at most this far apart in time.
 MERGE_COSINE = 0.95
 MERGE_GAP_MS = 5 * 60 * 1000
+_NOT_READ = np.zeros(0, dtype=np.float32)  # a sketch's embedding that no merge decision needs
 
 
 @dataclass
@@ -80,21 +83,25 @@ def _same_moment(previous: Record, record: Record, moment: Moment) -> bool:
         return False
     if record.captured_at_ms - moment.last_seen_ms > MERGE_GAP_MS:
         return False
-    alike = float(np.dot(previous.embedding, record.embedding)) if previous.embedding.size else 0.0
-    return alike >= MERGE_COSINE
+    if not (previous.embedding.size and record.embedding.size):
+        return False
+    return float(np.dot(previous.embedding, record.embedding)) >= MERGE_COSINE
 
 
 def sketches(store: Store, record_ids: list[str]) -> dict[str, Record]:
-    """Records with what merging needs (the embedding, time, host, source, monitor, app) and nothing
-    else: from Chroma's embeddings and the text index's side table, ~7 ms for 80 hits at 100k where
-    Chroma's whole records (metadata, text) cost ~18. A record the side table lacks (a shared server's
-    index lagging a sync) comes whole from Chroma; one Chroma lacks (just deleted) is left out."""
-    embeddings = store.embeddings(record_ids)
-    fields = store.text_index.fields(list(embeddings))
+    """Records with what merging needs (time, host, source, monitor, app, and the embedding where a
+    merge could ask for it) and nothing else, from the text index's side table: ~0.3 ms for 80 hits,
+    where Chroma's embeddings cost ~5 ms and its whole records ~18. Only hits that follow another of
+    their monitor within MERGE_GAP_MS can merge, so only theirs (and that one's) embeddings are read.
+    A record the side table lacks (a shared server's index lagging a sync) comes whole from Chroma;
+    one Chroma lacks while its embedding is asked for (just deleted) is left out."""
+    fields = store.text_index.fields(record_ids)
+    wanted = mergeable(fields)
+    embeddings = store.embeddings(wanted)
     found = {
         record_id: Record(
             id=record_id,
-            embedding=embeddings[record_id],
+            embedding=embeddings.get(record_id, _NOT_READ),
             captured_at_ms=row.captured_at_ms,
             last_seen_ms=row.last_seen_ms,
             source=cast(Source, row.source),
@@ -106,6 +113,24 @@ def sketches(store: Store, record_ids: list[str]) -> dict[str, Record]:
             host=row.host,
         )
         for record_id, row in fields.items()
+        if record_id in embeddings or record_id not in wanted
     }
-    found.update((record.id, record) for record in store.get_many([i for i in embeddings if i not in fields]))
+    found.update((record.id, record) for record in store.get_many([i for i in record_ids if i not in fields]))
     return found
+
+
+def mergeable(fields: Mapping[str, SideFields]) -> list[str]:
+    """The screen hits merge_moments could join to the hit before them: same host and monitor, within
+    MERGE_GAP_MS of the last sighting of the run they follow (a superset of what it merges)."""
+    screens = [(row.host, row.monitor, row.captured_at_ms, i) for i, row in fields.items() if row.source == "screen"]
+    wanted: set[str] = set()
+    previous: tuple[str, int, str] | None = None
+    run_seen_ms = 0
+    for host, monitor, captured_ms, record_id in sorted(screens):
+        if previous is not None and previous[:2] == (host, monitor) and captured_ms - run_seen_ms <= MERGE_GAP_MS:
+            wanted.update((previous[2], record_id))
+            run_seen_ms = max(run_seen_ms, fields[record_id].last_seen_ms)
+        else:
+            run_seen_ms = fields[record_id].last_seen_ms
+        previous = (host, monitor, record_id)
+    return [record_id for record_id in fields if record_id in wanted]

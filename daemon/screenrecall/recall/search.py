@@ -24,6 +24,7 @@ MAX_LIMIT = 200
 # Hits fetched per result asked for: near-identical neighbours merge into one moment, so the
 # top-k must be deeper than the answer.
 OVERFETCH = 4
+SPARE_MOMENTS = 3
 APPS_REFRESH_S = 60.0
 
 
@@ -114,11 +115,12 @@ class Searcher:
         moments' best records fetched whole (their window, path, text)."""
         sketched = sketches(self._store, [record_id for record_id, _ in ranked])
         hits = [(sketched[record_id], score) for record_id, score in ranked if record_id in sketched]
-        shown = by_score_then_recency(merge_moments(hits))[:limit]
+        # A few spare: a sketch from the side table alone may be of a record Chroma just deleted.
+        shown = by_score_then_recency(merge_moments(hits))[: limit + SPARE_MOMENTS]
         whole = {record.id: record for record in self._store.get_many([moment.record.id for moment in shown])}
         for moment in shown:
             moment.record = whole.get(moment.record.id, moment.record)
-        return [moment for moment in shown if moment.record.id in whole]
+        return [moment for moment in shown if moment.record.id in whole][:limit]
 
     def _text_filters(self, filters: Filters) -> TextFilters:
         apps = None
