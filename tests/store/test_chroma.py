@@ -266,6 +266,15 @@ def test_the_status_count_follows_every_add_and_delete(store: Store) -> None:
     assert store.status_count() == store.count() == 3
 
 
+def test_ids_are_every_record_id_from_the_index_or_from_chroma(store: Store) -> None:
+    store.max_batch = 3  # several pages when read from Chroma
+    records = [screen(1, at) for at in range(100, 110)] + [folder("/a.png|1|1", 300)]
+    store.add(records)
+    assert store.ids() == {record.id for record in records}  # the index mirrors the store
+    store.text_index.delete([records[0].id])  # out of step (a crash between the two writes)
+    assert store.ids() == {record.id for record in records}  # then Chroma's own
+
+
 def test_whether_any_frame_has_tiles_follows_adds_and_deletes(store: Store) -> None:
     assert not store.tiles.any()
     store.add([screen(1, 100)])  # no tiles
