@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from screenrecall.pipeline.messages import Record, Source, Window
+from screenrecall.store.backfill import marker_beside
 from screenrecall.store.chroma import Store
 from screenrecall.store.layout import record_id_for_file, record_id_for_screen
+from screenrecall.store.text_sync import index_path
 
 DAY_MS = 86_400_000
 SPAN_DAYS = 90
@@ -56,15 +58,25 @@ def cached_store(cache: Path, count: int, dim: int) -> tuple[Path, int]:
     """
     root = cache / f"query-store-{count}"
     meta = root / "meta.json"
-    if not meta.is_file():
+    if meta.is_file():
+        _mark_backfilled(root / "store")  # caches made before the mark was made here
+    else:
         partial = root.with_name(root.name + ".partial")
         began = time.monotonic()
         anchor_ms, seconds = fill(partial, count, dim)
+        _mark_backfilled(partial / "store")
         info = {"count": count, "anchor_ms": anchor_ms, "build_s": round(seconds, 1)}
         (partial / "meta.json").write_text(json.dumps(info))
         partial.rename(root)
         print(f"built {count} records in {time.monotonic() - began:.0f} s", file=sys.stderr)
     return root / "store", int(json.loads(meta.read_text())["anchor_ms"])
+
+
+def _mark_backfilled(store: Path) -> None:
+    """Store.add writes every record with its ingest time, so the store is marked as done, as a
+    daemon's first housekeeping run marks it after finding none missing (store/backfill.py). Unmarked, every
+    daemon on a copy would read all the records' metadata once, using a core while it is measured."""
+    marker_beside(index_path(store, "")).touch()
 
 
 def fill(root: Path, count: int, dim: int) -> tuple[int, float]:

@@ -30,7 +30,11 @@ KEY = "ingested_at"
 
 def marker(store: Store) -> Path:
     # Beside the text index: one per store dir, and on a shared server one per server URL.
-    return store.text_index.path.with_name(store.text_index.path.name + ".ingested-at-done")
+    return marker_beside(store.text_index.path)
+
+
+def marker_beside(index: Path) -> Path:
+    return index.with_name(index.name + ".ingested-at-done")
 
 
 def backfill_ingested_at(store: Store, chunks: Chunks, now_ms: int) -> int:
