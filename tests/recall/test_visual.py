@@ -1,5 +1,6 @@
-"""The visual half's plans (exact on the few, post-filtered on the many, Chroma's filtered walk
-between) all give the nearest records that pass the filters; the ids alone, best first."""
+"""The visual half's plans (exact on the few, post-filtered on the many, Chroma's walk among the
+passing ids between, Chroma's filtered walk where the side table cannot be trusted) all give the
+nearest records that pass the filters; the ids alone, best first."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", CASES)
-@pytest.mark.parametrize("plan", ["as planned", "pre-filter", "post-filter", "chroma walk"])
+@pytest.mark.parametrize("plan", ["as planned", "pre-filter", "post-filter", "walk among ids", "chroma walk"])
 def test_every_plan_finds_the_nearest_records_that_pass(
     filled: tuple[Store, list[Record]], name: str, plan: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,9 +92,14 @@ def test_every_plan_finds_the_nearest_records_that_pass(
         monkeypatch.setattr(visual, "PRE_FILTER_MAX", 0)
         monkeypatch.setattr(visual, "POST_FILTER_MIN_SHARE", 0.0)
         monkeypatch.setattr(visual, "POST_FILTER_MAX_K", COUNT * 10)
+    elif plan == "walk among ids":
+        monkeypatch.setattr(visual, "PRE_FILTER_MAX", 0)
+        monkeypatch.setattr(visual, "POST_FILTER_MIN_SHARE", 2.0)
+        monkeypatch.setattr(visual, "AMONG_MAX", COUNT)
     elif plan == "chroma walk":
         monkeypatch.setattr(visual, "PRE_FILTER_MAX", 0)
         monkeypatch.setattr(visual, "POST_FILTER_MIN_SHARE", 2.0)
+        monkeypatch.setattr(visual, "AMONG_MAX", 0)
     filters = CASES[name]
     for seed in range(5):
         query = unit(np.random.default_rng(100 + seed))
@@ -108,7 +114,7 @@ def test_the_planner_picks_by_selectivity(
 ) -> None:  # fmt: skip
     store, _ = filled
     query = unit(np.random.default_rng(1))
-    # (A store of 400 records: pre-filtering takes up to 20 here, as it takes up to 600 of 100k.)
+    # (A store of 400 records: pre-filtering takes up to 20 here, as it takes up to 2,000 of 1M.)
     assert len(store.text_index.candidates(text_filters(CASES["few: a 10-minute window"]), 20) or []) == 10
     assert store.text_index.candidates(text_filters(CASES["many: monitor 2"]), 20) is None
     # Monitor 2 (~25 %): a first walk of 12 x 8 = 96 neighbours; the side table says which pass.

@@ -224,6 +224,17 @@ def test_nearest_applies_the_filter_and_caps_k(store: Store) -> None:
     assert store.nearest(unit(1), k=0) == []
 
 
+def test_nearest_among_given_ids_walks_only_those(store: Store) -> None:
+    records = [screen(1, at, seed=at) for at in range(1, 21)]
+    store.add(records)
+    among = [record.id for record in records[::3]]
+    hits = store.nearest(records[1].embedding, k=50, among=among)  # k above the ids: capped
+    assert sorted(record_id for record_id, _ in hits) == sorted(among)
+    want = sorted((float(r.embedding @ records[1].embedding) for r in records[::3]), reverse=True)
+    assert [similarity for _, similarity in hits] == pytest.approx(want, abs=1e-5)
+    assert store.nearest(records[1].embedding, k=5, among=[]) == []
+
+
 def test_nearest_on_an_empty_store_is_empty(store: Store) -> None:
     assert store.nearest(unit(1), k=5) == []
 

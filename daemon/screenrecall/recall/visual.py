@@ -1,15 +1,18 @@
 """The visual half of a search: the record ids nearest a CLIP embedding that pass the filters.
 
 It returns ids and similarities only; the caller fetches the records it keeps, once for both halves.
-How the filters are applied is planned per query, from the filter's selectivity (measured at 100k
-records on the 2-core machine, `bench/query.py`):
+How the filters are applied is planned per query, from the filter's selectivity (measured on the
+2-core machine with `bench/query.py`, figures at 1M records):
 
-- few records pass (a 2-hour window in a year): they are scored exactly on their embeddings;
+- few records pass (a few hours in a year): they are scored exactly on their embeddings (940 in
+  ~60 ms, 2,800 in ~165 ms; Chroma's filtered walk took 700-870 ms for the 940);
 - many pass (an app, a monitor, a host, half the span): an unfiltered walk fetches enough neighbours
   for the depth asked to pass, and the text index's side table says which pass (ids only, ~20 ms
   for 1,000 neighbours);
-- in between, or when the side table cannot be trusted (a shared server, where it may lag other
-  hosts' writes by a sync; tiles, which it does not know): Chroma's filtered walk (100-200 ms).
+- in between (a day in a year): Chroma walks among the ids the side table gives (11k ids in
+  ~200 ms, where its own metadata filter took 400-520);
+- when the side table cannot be trusted (a shared server, where it may lag other hosts' writes by
+  a sync; tiles, which it does not know): Chroma's filtered walk.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from screenrecall.store.text_index import TextFilters
 Ranking = list[tuple[str, float]]  # (record id, score), best first
 
 TILE_FANOUT = 4  # tiles fetched per frame asked for (a 2x2 grid has 4 per frame)
-# A filter leaving at most this many records is scored exactly on their embeddings (~0.05 ms each
+# A filter leaving at most this many records is scored exactly on their embeddings (~0.06 ms each
 # to fetch): cheaper than Chroma's filtered HNSW walk, which slows down the more selective it is.
-PRE_FILTER_MAX = 600
+PRE_FILTER_MAX = 4000
+# Between that and what a post-filtered walk serves, Chroma walks among at most this many ids.
+AMONG_MAX = 50_000
 # A filter passing at least this share of the records is applied after an unfiltered walk that
 # fetches enough neighbours for `depth` of them to pass (POST_FILTER_SLACK x the expected need),
 # as long as that is at most POST_FILTER_MAX_K neighbours (~35 ms for ids alone at 100k).
@@ -51,6 +56,9 @@ def nearest(
         passed = post_filtered(store, embedding, depth, filters)
         if passed is not None:
             return passed
+        among = store.text_index.candidates(filters, AMONG_MAX)
+        if among is not None:
+            return store.nearest(embedding, depth, among=among)
     hits = store.nearest(embedding, depth, where)
     if not tiled:
         return hits
