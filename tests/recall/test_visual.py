@@ -114,7 +114,7 @@ def test_the_planner_picks_by_selectivity(
 ) -> None:  # fmt: skip
     store, _ = filled
     query = unit(np.random.default_rng(1))
-    # (A store of 400 records: pre-filtering takes up to 20 here, as it takes up to 2,000 of 1M.)
+    # (A store of 400 records: pre-filtering takes up to 20 here, as it takes up to 4,000 of 1M.)
     assert len(store.text_index.candidates(text_filters(CASES["few: a 10-minute window"]), 20) or []) == 10
     assert store.text_index.candidates(text_filters(CASES["many: monitor 2"]), 20) is None
     # Monitor 2 (~25 %): a first walk of 12 x 8 = 96 neighbours; the side table says which pass.
@@ -122,6 +122,28 @@ def test_the_planner_picks_by_selectivity(
     # Host laptop (~4 %) needs ~400 neighbours: more than the cap sends it to Chroma's filtered walk.
     monkeypatch.setattr(visual, "POST_FILTER_MAX_K", 100)
     assert visual.post_filtered(store, query, 8, text_filters(CASES["between: host laptop"])) is None
+
+
+def test_candidates_a_walk_could_serve_are_walked_before_they_are_scored_exactly(
+    filled: tuple[Store, list[Record]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, records = filled
+    # Scaled to 400 records: more than 5 candidates and at least 10 % of the store is worth a walk.
+    monkeypatch.setattr(visual, "EXACT_ANYWAY", 5)
+    monkeypatch.setattr(visual, "POST_FILTER_MIN_SHARE", 0.1)
+    assert not visual.post_filter_may_serve(store, 5)
+    assert not visual.post_filter_may_serve(store, 39)  # under 10 %: a walk would not find enough
+    assert visual.post_filter_may_serve(store, 100)
+    walks: list[int] = []
+    original = store.nearest
+    monkeypatch.setattr(store, "nearest", lambda *a, **k: walks.append(1) or original(*a, **k))
+    for name, walked in (("few: a 10-minute window", False), ("many: monitor 2", True)):
+        walks.clear()
+        filters = CASES[name]
+        query = unit(np.random.default_rng(3))
+        got = visual.nearest(store, query, 8, where_clause(filters, lambda: []), text_filters(filters))
+        assert [record_id for record_id, _ in got] == brute_force(records, query, filters, 8)
+        assert bool(walks) is walked, name
 
 
 def test_the_side_table_says_which_ids_pass(filled: tuple[Store, list[Record]]) -> None:
