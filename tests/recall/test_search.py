@@ -370,6 +370,20 @@ def test_text_hits_of_one_moment_merge_and_the_newest_of_equal_matches_comes_fir
     assert sorted(len(m.record_ids) for m in hybrid) == [1, 1, 2]  # hybrid hits merge the same way
 
 
+def test_results_fill_the_limit_when_the_side_table_lists_records_chroma_no_longer_has(
+    store: Store, runtime: ModelRuntime, looks: dict[str, Embedding]
+) -> None:
+    # Ten minutes apart: no two merge. The ghosts are newer, so they rank first among equal matches,
+    # as records being forgotten (gone from Chroma, not yet from the index) would.
+    kept = [replace(record(looks["red"], T0 + i * 10 * MINUTE), text="invoice from acme") for i in range(6)]
+    ghosts = [replace(record(looks["red"], T0 + (100 + i * 10) * MINUTE), text="invoice from acme") for i in range(6)]
+    store.add(kept)
+    store.text_index.upsert(ghosts)
+    moments = Searcher(store, runtime).search(replace(by_text("invoice acme"), limit=4))
+    assert len(moments) == 4
+    assert ids(moments) <= {r.id for r in kept}
+
+
 def test_text_search_applies_every_filter(store: Store, runtime: ModelRuntime, looks: dict[str, Embedding]) -> None:
     words = "deploy checklist"
     store.add(

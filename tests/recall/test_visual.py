@@ -5,6 +5,7 @@ nearest records that pass the filters; the ids alone, best first."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from screenrecall.pipeline.messages import Embedding, Record, Window
 from screenrecall.recall import visual
 from screenrecall.recall.search import Filters, where_clause
-from screenrecall.store.chroma import Store
+from screenrecall.store.chroma import Store, UnknownIdsError
 from screenrecall.store.layout import record_id_for_screen
 from screenrecall.store.text_index import TextFilters
 
@@ -152,3 +153,23 @@ def test_the_side_table_says_which_ids_pass(filled: tuple[Store, list[Record]]) 
     passing = store.text_index.passing(ids, TextFilters(monitor=2))
     assert passing == {r.id for r in records[:40] if r.monitor == 2}
     assert store.text_index.passing(ids, TextFilters()) == {r.id for r in records[:40]}
+
+
+def test_a_walk_among_ids_chroma_no_longer_has_falls_back_to_chromas_filter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(11)
+    records = [screen(i, rng) for i in range(60)]
+    ghost = screen(60, rng)  # listed by the side table, gone from Chroma (a delete under way)
+    with Store.open(tmp_path / "store") as store:
+        store.add(records)
+        store.text_index.upsert([ghost])
+        with pytest.raises(UnknownIdsError):
+            store.nearest(ghost.embedding, 5, among=[records[0].id, ghost.id])
+        monkeypatch.setattr(visual, "PRE_FILTER_MAX", 0)
+        monkeypatch.setattr(visual, "POST_FILTER_MIN_SHARE", 2.0)
+        monkeypatch.setattr(visual, "AMONG_MAX", 100)  # the walk among ids is planned, and fails
+        filters = Filters(since_ms=T0)
+        query = unit(np.random.default_rng(5))
+        got = visual.nearest(store, query, 8, where_clause(filters, lambda: []), text_filters(filters))
+        assert [record_id for record_id, _ in got] == brute_force(records, query, filters, 8)

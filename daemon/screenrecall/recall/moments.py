@@ -96,7 +96,10 @@ def sketches(store: Store, record_ids: list[str]) -> dict[str, Record]:
     A record the side table lacks (a shared server's index lagging a sync) comes whole from Chroma;
     one Chroma lacks while its embedding is asked for (just deleted) is left out."""
     fields = store.text_index.fields(record_ids)
-    wanted = mergeable(fields)
+    whole = {record.id: record for record in store.get_many([i for i in record_ids if i not in fields])}
+    # Whole records come with their embedding, but a neighbour of theirs may need its own read.
+    every = {**fields, **{record_id: _side_fields(record) for record_id, record in whole.items()}}
+    wanted = [record_id for record_id in mergeable(every) if record_id not in whole]
     embeddings = store.embeddings(wanted)
     found = {
         record_id: Record(
@@ -115,8 +118,14 @@ def sketches(store: Store, record_ids: list[str]) -> dict[str, Record]:
         for record_id, row in fields.items()
         if record_id in embeddings or record_id not in wanted
     }
-    found.update((record.id, record) for record in store.get_many([i for i in record_ids if i not in fields]))
+    found.update(whole)
     return found
+
+
+def _side_fields(record: Record) -> SideFields:
+    return SideFields(
+        record.captured_at_ms, record.last_seen_ms, record.window.app, record.monitor, record.source, record.host
+    )
 
 
 def mergeable(fields: Mapping[str, SideFields]) -> list[str]:

@@ -24,7 +24,6 @@ MAX_LIMIT = 200
 # Hits fetched per result asked for: near-identical neighbours merge into one moment, so the
 # top-k must be deeper than the answer.
 OVERFETCH = 4
-SPARE_MOMENTS = 3
 APPS_REFRESH_S = 60.0
 
 
@@ -115,12 +114,19 @@ class Searcher:
         moments' best records fetched whole (their window, path, text)."""
         sketched = sketches(self._store, [record_id for record_id, _ in ranked])
         hits = [(sketched[record_id], score) for record_id, score in ranked if record_id in sketched]
-        # A few spare: a sketch from the side table alone may be of a record Chroma just deleted.
-        shown = by_score_then_recency(merge_moments(hits))[: limit + SPARE_MOMENTS]
-        whole = {record.id: record for record in self._store.get_many([moment.record.id for moment in shown])}
-        for moment in shown:
-            moment.record = whole.get(moment.record.id, moment.record)
-        return [moment for moment in shown if moment.record.id in whole][:limit]
+        ordered = by_score_then_recency(merge_moments(hits))
+        shown: list[Moment] = []
+        # In rounds: a sketch from the side table alone may be of a record Chroma has just deleted
+        # (a forget or expiry under way, or another host's on a shared server); the next ones fill in.
+        start = 0
+        while len(shown) < limit and start < len(ordered):
+            batch, start = ordered[start : start + limit - len(shown)], start + limit - len(shown)
+            whole = {record.id: record for record in self._store.get_many([moment.record.id for moment in batch])}
+            for moment in batch:
+                if moment.record.id in whole:
+                    moment.record = whole[moment.record.id]
+                    shown.append(moment)
+        return shown
 
     def _text_filters(self, filters: Filters) -> TextFilters:
         apps = None

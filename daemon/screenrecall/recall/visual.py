@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from screenrecall.pipeline.messages import Embedding
-from screenrecall.store.chroma import Store
+from screenrecall.store.chroma import Store, UnknownIdsError
 from screenrecall.store.text_index import TextFilters
 
 Ranking = list[tuple[str, float]]  # (record id, score), best first
@@ -60,8 +60,11 @@ def nearest(
         if few is not None:
             return exact(embedding, store.embeddings(few), depth)
         among = store.text_index.candidates(filters, AMONG_MAX)
-        if among is not None:
-            return store.nearest(embedding, depth, among=among)
+        try:
+            if among is not None:
+                return store.nearest(embedding, depth, among=among)
+        except UnknownIdsError:
+            pass  # one was deleted from Chroma since the side table listed it: Chroma's own filter
     hits = store.nearest(embedding, depth, where)
     if not tiled:
         return hits

@@ -67,7 +67,7 @@ def _ours(store: Store, metadata: Metadata) -> bool:
 
 
 def _id_pages(store: Store, page: int) -> Iterator[list[str]]:
-    if store.text_index.state == "ok" and store.text_index.count() == store.count():
+    if store.index_in_step():
         yield from store.text_index.id_pages(None, page)  # keyset-paged, see Store.known_file_keys
         return
     ids = sorted(store.ids())

@@ -18,6 +18,7 @@ from chromadb.api.client import Client
 from chromadb.api.collection_configuration import CreateCollectionConfiguration
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Include, Metadata, Where, WhereDocument
+from chromadb.errors import InternalError
 
 from screenrecall import paths
 from screenrecall.pipeline.messages import Embedding, Record
@@ -31,7 +32,7 @@ from screenrecall.store.tile_index import TileIndex
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["COLLECTION", "Store", "StoreError", "close_client"]  # the last two live in chroma_client
+__all__ = ["COLLECTION", "Store", "StoreError", "UnknownIdsError", "close_client"]  # two live in chroma_client
 
 COLLECTION = "frames"
 APPS = "apps"
@@ -40,6 +41,10 @@ _META: Include = ["metadatas"]
 _FULL: Include = ["metadatas", "embeddings", "documents"]
 _TEXT: Include = ["metadatas", "documents"]
 _CONFIGURATION: CreateCollectionConfiguration = {"hnsw": {"space": SPACE}}
+
+
+class UnknownIdsError(Exception):
+    """Chroma has not some of the ids a walk was restricted to (deleted since they were listed)."""
 
 
 class Store:
@@ -173,9 +178,10 @@ class Store:
 
     def status_count(self) -> int:
         """The record count the status shows, rewritten every few seconds: the local text index's,
-        which every write keeps in step with Chroma (~0.05 ms, where Chroma's own count costs ~11 ms
-        at 100k records and grows with them, stealing CPU from searches). Chroma's own count on a
-        shared server (other hosts write there) or while the index is not in step."""
+        which every write keeps in step with Chroma and open() reconciled with it (~0.05 ms, where
+        Chroma's own count costs ~11 ms at 100k records and grows with them, stealing CPU from
+        searches). Chroma's own count on a shared server (other hosts write there) or while the
+        index is being built."""
         if self.url or self.text_index.state != "ok":
             return self.count()
         return self.text_index.count()
@@ -195,9 +201,10 @@ class Store:
 
     def ids(self) -> set[str]:
         """Every record id: the start-up sweep of orphan thumbnails. From the text index when it
-        mirrors the store (0.05 s at 100k records); else from Chroma a page at a time, by offset,
-        which rescans what it skips (1.5 s at 100k, growing faster than the store)."""
-        if self._index_in_step():
+        mirrors the store (0.05 s at 100k records; open() reconciled the two, so equal counts mean
+        the same ids); else from Chroma a page at a time, by offset, which rescans what it skips
+        (1.5 s at 100k, growing faster than the store)."""
+        if self.index_in_step():
             return set(self.text_index.ids())
         found: set[str] = set()
         offset = 0
@@ -212,7 +219,7 @@ class Store:
         """The file keys of every folder record. Chroma pages only by offset, which rescans what it
         skips (quadratic at scale), so the ids come keyset-paged from the text index, which open()
         made a mirror of the store, and their metadata from Chroma by id."""
-        if not self._index_in_step():
+        if not self.index_in_step():
             return {record.file_key for record in self._scan({"source": "folder"}) if record.file_key}
         keys: set[str] = set()
         for ids in self.text_index.id_pages("folder", self.max_batch):
@@ -222,7 +229,7 @@ class Store:
         keys.discard("")
         return keys
 
-    def _index_in_step(self) -> bool:
+    def index_in_step(self) -> bool:
         """The text index holds as many records as the store (open() reconciled the two)."""
         return self.text_index.state == "ok" and self.text_index.count() == self.count()
 
@@ -247,13 +254,18 @@ class Store:
         they keep (get_many)."""
         if k <= 0 or (among is not None and not among):
             return []
-        result = self._col.query(
-            query_embeddings=np.asarray(embedding, dtype=np.float32).reshape(1, -1),
-            ids=None if among is None else list(among),
-            n_results=k if among is None else min(k, len(among)),
-            where=_where(where) if where else None,
-            include=["distances"],
-        )
+        try:
+            result = self._col.query(
+                query_embeddings=np.asarray(embedding, dtype=np.float32).reshape(1, -1),
+                ids=None if among is None else list(among),
+                n_results=k if among is None else min(k, len(among)),
+                where=_where(where) if where else None,
+                include=["distances"],
+            )
+        except InternalError as exc:  # Chroma refuses a walk among ids when one of them is gone
+            if among is None:
+                raise
+            raise UnknownIdsError(str(exc)) from exc
         distances = result["distances"]
         if distances is None:
             raise RuntimeError("Chroma returned a query without the distances asked for")

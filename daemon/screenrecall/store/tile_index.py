@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -24,6 +25,8 @@ class TileIndex:
         self._max_batch = max_batch
         self._shared = shared  # on a shared server other hosts add tiles: nothing is remembered
         self._any: bool | None = None
+        self._versions = itertools.count(1)  # next() is atomic: adds and deletes come from several threads
+        self._version = 0  # renewed after each add or delete: a count taken across one is not kept
 
     def count(self) -> int:
         return self._col.count()
@@ -31,9 +34,14 @@ class TileIndex:
     def any(self) -> bool:
         """Whether some frame has tiles: asked by every search, so remembered between this store's
         own writes (a Chroma count costs ~1 ms even on an empty collection)."""
-        if self._any is None or self._shared:
-            self._any = self._col.count() > 0
-        return self._any
+        known = self._any
+        if known is not None and not self._shared:
+            return known
+        version = self._version
+        found = self._col.count() > 0
+        if version == self._version:  # no add or delete finished meanwhile
+            self._any = found
+        return found
 
     def add(self, records: Sequence[Record]) -> None:
         ids: list[str] = []
@@ -48,12 +56,14 @@ class TileIndex:
                 metadatas.append(tile_metadata)
         if not ids:
             return
-        self._any = None  # counted at the next search: even a failed upsert may have added some
-        for start in range(0, len(ids), self._max_batch):
-            end = start + self._max_batch
-            self._col.upsert(
-                ids=ids[start:end], embeddings=np.stack(embeddings[start:end]), metadatas=metadatas[start:end]
-            )
+        try:
+            for start in range(0, len(ids), self._max_batch):
+                end = start + self._max_batch
+                self._col.upsert(
+                    ids=ids[start:end], embeddings=np.stack(embeddings[start:end]), metadatas=metadatas[start:end]
+                )
+        finally:  # counted again at the next search: even a failed upsert may have added some
+            self._changed()
 
     def query(self, embedding: Embedding, k: int, where: Mapping[str, Any] | None = None) -> dict[str, float]:
         """The best tile similarity of each frame among the k nearest tiles: frame id -> cosine."""
@@ -82,8 +92,14 @@ class TileIndex:
 
     def delete(self, frame_ids: list[str]) -> None:
         if frame_ids and self._col.count():
-            self._any = None
-            self._col.delete(where=_where({"frame_id": {"$in": frame_ids}}))
+            try:
+                self._col.delete(where=_where({"frame_id": {"$in": frame_ids}}))
+            finally:
+                self._changed()
+
+    def _changed(self) -> None:
+        self._version = next(self._versions)
+        self._any = None
 
 
 def _where(filters: Mapping[str, Any]) -> Where:
