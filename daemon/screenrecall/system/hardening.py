@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import resource
+
+from screenrecall.system.libc import libc
 
 logger = logging.getLogger(__name__)
 
@@ -14,11 +15,10 @@ _PR_SET_DUMPABLE = 4
 
 
 def _prctl(option: int, arg: int = 0) -> int:
-    try:  # glibc by its soname; find_library() runs ldconfig in a child process
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    result = int(libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0))
+    lib = libc()
+    if lib is None:
+        raise OSError("no C library to call prctl in")
+    result = int(lib.prctl(option, ctypes.c_ulong(arg), 0, 0, 0))
     if result < 0:
         raise OSError(ctypes.get_errno(), "prctl failed")
     return result

@@ -12,14 +12,14 @@ All of it is glibc and Linux specific; elsewhere every call here does nothing an
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import functools
 import logging
 import mmap
 import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+from screenrecall.system.libc import libc
 
 logger = logging.getLogger(__name__)
 
@@ -28,38 +28,22 @@ MALLOC_ARENAS = 2
 TRIM_EVERY_S = 30.0
 
 
-def _soname() -> str:
-    return "libc.so.6"
-
-
-def _found() -> str | None:
-    return ctypes.util.find_library("c")
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    # glibc by its soname first: find_library() runs ldconfig (a child process), so only if needed.
-    for find in (_soname, _found):
-        name = find()
-        try:
-            libc = ctypes.CDLL(name, use_errno=True) if name else None
-        except OSError:
-            continue
-        if libc is not None and hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt"):
-            return libc
-    return None
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (has mallopt and malloc_trim)."""
+    found = libc()
+    return found if found is not None and hasattr(found, "malloc_trim") and hasattr(found, "mallopt") else None
 
 
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     """Caps glibc's malloc arenas (call before threads start; later ones obey it too)."""
-    libc = _libc()
-    return libc is not None and bool(libc.mallopt(_M_ARENA_MAX, arenas))
+    glibc = _glibc()
+    return glibc is not None and bool(glibc.mallopt(_M_ARENA_MAX, arenas))
 
 
 def trim_heap() -> bool:
     """Gives the heap's free pages back to the system; True when some were."""
-    libc = _libc()
-    return libc is not None and bool(libc.malloc_trim(0))
+    glibc = _glibc()
+    return glibc is not None and bool(glibc.malloc_trim(0))
 
 
 def drop_file_pages(folders: Iterable[Path]) -> int:
@@ -93,10 +77,10 @@ def _mappings() -> list[tuple[int, int, str, str]]:
 
 
 def _madvise_dontneed(start: int, length: int) -> bool:
-    libc = _libc()
-    if libc is None:
+    glibc = _glibc()
+    if glibc is None:
         return False
-    done: bool = libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(length), mmap.MADV_DONTNEED) == 0
+    done: bool = glibc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(length), mmap.MADV_DONTNEED) == 0
     if not done:
         logger.debug("madvise(DONTNEED) failed: %s", os.strerror(ctypes.get_errno()))
     return done
