@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support.fresh import run_fresh
 
 
 def test_embedding_text_and_images_imports_neither_torch_nor_transformers(tiny_bundle: Path, tmp_path: Path) -> None:
@@ -24,15 +22,7 @@ leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transfor
 print("LEAKED", leaked)
 sys.exit(1 if leaked else 0)
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={"PYTHONPATH": str(REPO / "daemon"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert run_fresh(script, home=tmp_path) == "LEAKED []"
 
 
 def test_the_tokenizer_ops_load_with_the_first_text_query_not_at_start(tiny_bundle: Path, tmp_path: Path) -> None:
@@ -49,13 +39,4 @@ at_start = "openvino_tokenizers" in sys.modules
 vector = runtime.text_encoder.encode("an invoice from acme")
 print("RESULT", at_start, "openvino_tokenizers" in sys.modules, vector.shape == (runtime.embedding_dim,))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={"PYTHONPATH": str(REPO / "daemon"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "RESULT False True True"
+    assert run_fresh(script, home=tmp_path) == "RESULT False True True"

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support.fresh import run_fresh
 
 PROBE = """
 import json, os, sys
@@ -26,13 +24,5 @@ print(json.dumps({"count": count, "grpc": "grpc" in sys.modules, "refused": refu
 
 
 def test_the_store_opens_without_loading_grpc_and_an_exporter_cannot_be_built(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path / "store")],
-        env={"PYTHONPATH": str(REPO / "daemon"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"count": 0, "grpc": False, "refused": True}
+    result = run_fresh(PROBE, str(tmp_path / "store"), home=tmp_path)
+    assert json.loads(result) == {"count": 0, "grpc": False, "refused": True}
