@@ -120,7 +120,8 @@ class Searcher:
         # (a forget or expiry under way, or another host's on a shared server); the next ones fill in.
         start = 0
         while len(shown) < limit and start < len(ordered):
-            batch, start = ordered[start : start + limit - len(shown)], start + limit - len(shown)
+            batch = ordered[start : start + limit - len(shown)]
+            start += len(batch)
             whole = {record.id: record for record in self._store.get_many([moment.record.id for moment in batch])}
             for moment in batch:
                 if moment.record.id in whole:

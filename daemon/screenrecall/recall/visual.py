@@ -60,11 +60,11 @@ def nearest(
         if few is not None:
             return exact(embedding, store.embeddings(few), depth)
         among = store.text_index.candidates(filters, AMONG_MAX)
-        try:
-            if among is not None:
+        if among is not None:
+            try:
                 return store.nearest(embedding, depth, among=among)
-        except UnknownIdsError:
-            pass  # one was deleted from Chroma since the side table listed it: Chroma's own filter
+            except UnknownIdsError:
+                pass  # one was deleted from Chroma since the side table listed it: Chroma's own filter
     hits = store.nearest(embedding, depth, where)
     if not tiled:
         return hits
